@@ -1,0 +1,138 @@
+//! Command-line options (clap) and their validation into a run configuration.
+
+use caulk_image::{Limits, PlatformChoice, ScanOptions, Selection};
+use caulk_report::Format;
+use caulk_rules::Severity;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "caulk", version, about = "Find, explain and seal secret leaks in container images", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Scan an image: every layer, the config and the history.
+    Image(ImageArgs),
+    /// List or show the detection rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// List every rule with its severity.
+    List,
+    /// Show one rule.
+    Show {
+        /// The rule id, e.g. github-pat-classic.
+        id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ImageArgs {
+    /// A docker-save or OCI archive (tar, optionally gzip/zstd-compressed) or an OCI layout directory.
+    pub input: String,
+    /// When the input holds several images, scan only this one (tag or reference name).
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// Platform to scan from a multi-platform index: os/arch[/variant], or `all`. Default: the host's.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Output format: text, json or sarif.
+    #[arg(long, short = 'f', default_value = "text")]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when a finding at or above this severity is found: info, low, medium, high, critical.
+    #[arg(long, default_value = "low", value_name = "SEVERITY")]
+    pub fail_on: Severity,
+    /// Include raw secret values in the output (never the default).
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// How deep to open archives inside archives.
+    #[arg(long, default_value_t = Limits::default().max_nested_depth, value_name = "N")]
+    pub max_depth: u32,
+    /// Most uncompressed bytes to read from one layer (suffixes K, M, G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_layer_size: Option<u64>,
+    /// Most uncompressed bytes to read from one nested archive member (suffixes K, M, G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_nested_size: Option<u64>,
+    /// Worker threads for layers (0: one per core).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+    /// Benchmark baseline: read and verify every layer with no rules (hidden).
+    #[arg(long, hide = true)]
+    pub decompress_only: bool,
+    /// No progress on standard error.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 1u64 << 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .map(|n| n * mult)
+        .map_err(|_| format!("`{s}` is not a size (e.g. 512M)"))
+}
+
+impl ImageArgs {
+    /// Validates the options into scan options.
+    pub fn scan_options(&self) -> Result<ScanOptions, String> {
+        let platform = match self.platform.as_deref() {
+            None => PlatformChoice::Host,
+            Some("all") => PlatformChoice::All,
+            Some(p) if p.split('/').count() >= 2 && p.split('/').all(|c| !c.is_empty()) => {
+                PlatformChoice::Only(p.to_string())
+            }
+            Some(p) => {
+                return Err(format!(
+                    "--platform `{p}`: expected os/arch[/variant] or `all`"
+                ))
+            }
+        };
+        let mut limits = Limits {
+            max_nested_depth: self.max_depth,
+            ..Limits::default()
+        };
+        if let Some(n) = self.max_layer_size {
+            limits.max_layer_bytes = n;
+        }
+        if let Some(n) = self.max_nested_size {
+            limits.max_nested_bytes = n;
+        }
+        Ok(ScanOptions {
+            selection: Selection {
+                image: self.image.clone(),
+                platform,
+            },
+            limits,
+            show_secrets: self.show_secrets,
+            threads: self.threads,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_size("10").unwrap(), 10);
+        assert!(parse_size("ten").is_err());
+    }
+}
