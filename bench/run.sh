@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Benchmark: scan a large image built by buildah, next to merely reading (decompressing, walking
+# and verifying) the same layers with no rules, in the same run. Prints throughput of uncompressed
+# content, peak memory (max RSS), and the ratio scan/read.
+#   bench/run.sh [SIZE_MB]   (default 600)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size=${1:-600}
+out=bench/out
+mkdir -p "$out"
+command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
+cargo build --release -q -p caulk-cli
+bin=target/release/caulk
+
+img="$out/image-$size"
+if [ ! -d "$img/oci-gzip" ]; then
+  ctx=$(mktemp -d)
+  python3 bench/make-image.py "$ctx" "$size"
+  store=$(mktemp -d)
+  b=(buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs)
+  "${b[@]}" build -q --isolation chroot --layers -t "bench:$size" "$ctx" >/dev/null
+  mkdir -p "$img"
+  "${b[@]}" push -q "bench:$size" "oci:$img/oci-gzip:latest" >/dev/null
+  "${b[@]}" push -q "bench:$size" "docker-archive:$img/docker-archive.tar:bench:$size" >/dev/null
+  rm -rf "$ctx" "$store"
+fi
+
+run() { # label, args...
+  local label=$1; shift
+  local best_t="" best_m=""
+  for _ in 1 2 3; do
+    sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+    local r
+    r=$( { /usr/bin/time -f "%e %M" "$bin" image "$@" -q --format json -o /dev/null >/dev/null 2>/dev/null || [ $? -eq 1 ]; } 2>&1 | tail -1)
+    local t=${r% *} m=${r#* }
+    if [ -z "$best_t" ] || awk "BEGIN{exit !($t < $best_t)}"; then best_t=$t; best_m=$m; fi
+  done
+  echo "$label $best_t $best_m"
+}
+
+uncompressed=$("$bin" image "$img/oci-gzip" --format json --decompress-only -q | python3 -c 'import json,sys; r=json.load(sys.stdin); print(sum(l["uncompressed_size"] for l in r["images"][0]["layers"]))')
+printf "image: %s MB uncompressed, %s layers\n" "$((uncompressed / 1000000))" "$(ls "$img"/oci-gzip/blobs/sha256 | wc -l)"
+printf "%-28s %8s %10s %12s\n" "form / mode" "seconds" "MB/s" "peak RSS MB"
+for form in oci-gzip docker-archive.tar; do
+  read -r _ tr mr < <(run read "$img/$form" --decompress-only)
+  read -r _ ts ms < <(run scan "$img/$form")
+  for row in "read-only $tr $mr" "scan $ts $ms"; do
+    set -- $row
+    printf "%-28s %8s %10.0f %12.1f\n" "$form $1" "$2" "$(awk "BEGIN{print $uncompressed/1e6/$2}")" "$(awk "BEGIN{print $3/1024}")"
+  done
+  printf "%-28s %8.2fx\n" "$form scan/read ratio" "$(awk "BEGIN{print $ts/$tr}")"
+done
