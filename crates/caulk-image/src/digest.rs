@@ -102,6 +102,15 @@ impl<R: Read> HashingReader<R> {
         };
         HashingReader { inner, handle }
     }
+    /// Stops hashing (the bytes are hashed elsewhere); the byte count goes on.
+    pub fn disable(&self) {
+        self.handle
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+
     /// Hashes bytes that were read before this reader existed.
     pub fn prime(&mut self, bytes: &[u8]) {
         if let Some(h) = self

@@ -134,8 +134,13 @@ pub fn scan_layer(
     let mut raw = BufReader::with_capacity(256 << 10, raw);
     let compression = Compression::sniff(raw.fill_buf()?);
     let decoded = compression.decoder(raw)?;
+    // An uncompressed blob is its own tar: its digest is the diff_id, so hash it once.
     let tar_hash = HashingReader::new(decoded, Algorithm::Sha256);
     let tar_handle = tar_hash.handle();
+    let same_bytes = compression == Compression::None && digest_algorithm == Algorithm::Sha256;
+    if same_bytes {
+        tar_hash.disable();
+    }
     let wire = Tripwire::default();
     let compressed_count = Arc::new(AtomicU64::new(0));
     let bounded = Bounded {
@@ -190,7 +195,11 @@ pub fn scan_layer(
         }
     }
     let (blob_digest, size) = raw_handle.finish();
-    let (diff_id, uncompressed) = tar_handle.finish();
+    let (diff_id, uncompressed) = if same_bytes {
+        (blob_digest.clone(), size)
+    } else {
+        tar_handle.finish()
+    };
     Ok(LayerScan {
         index,
         hits: walker.hits,
