@@ -80,16 +80,35 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
+/// Words for wrapping: a `code span` stays on one line so commands can be copied.
+fn words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut open = false;
+    for w in text.split_whitespace() {
+        if open {
+            let last = out.last_mut().expect("an open span has a start");
+            last.push(' ');
+            last.push_str(w);
+        } else {
+            out.push(w.to_string());
+        }
+        if w.matches('`').count() % 2 == 1 {
+            open = !open;
+        }
+    }
+    out
+}
+
 fn wrap(text: &str, indent: &str, first: &str) -> String {
     let mut out = String::new();
     let mut line = String::from(first);
-    for word in text.split_whitespace() {
+    for word in words(text) {
         if line.len() + word.len() + 1 > WIDTH && line.trim().len() > first.trim().len() {
             out.push_str(line.trim_end());
             out.push('\n');
             line = indent.to_string();
         }
-        line.push_str(word);
+        line.push_str(&word);
         line.push(' ');
     }
     out.push_str(line.trim_end());
@@ -236,5 +255,21 @@ pub(crate) fn short_digest(d: &str) -> String {
     match d.split_once(':') {
         Some((alg, hex)) => format!("{alg}:{}", &hex[..hex.len().min(12)]),
         None => d.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_spans_are_not_broken() {
+        let text = "Use `RUN --mount=type=secret,id=npm-token,env=NPM_TOKEN npm ci` and then build with `docker build --secret id=npm-token,env=NPM_TOKEN .` and rotate the token now.";
+        let wrapped = wrap(text, "  ", "fix: ");
+        for line in wrapped.lines() {
+            assert_eq!(line.matches('`').count() % 2, 0, "split span in {line:?}");
+        }
+        let rewrapped: Vec<&str> = wrapped.split_whitespace().skip(1).collect();
+        assert_eq!(rewrapped, text.split_whitespace().collect::<Vec<_>>());
     }
 }
