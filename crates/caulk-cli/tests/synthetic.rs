@@ -587,3 +587,109 @@ fn compressed_outer_archive_and_zstd_layers_work() {
     assert_eq!(tuples(&scan_json(&gz, &[]).1), expect);
     assert_eq!(tuples(&scan_json(&z, &[]).1), expect);
 }
+
+#[test]
+fn other_config_fields_are_scanned_with_their_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = token();
+    let mut img = Image::new(vec![layer(&[Entry::File("readme", b"hi\n".to_vec())])]);
+    img.extra.push(("Healthcheck", serde_json::json!({"Test": ["CMD", "curl", "-H", format!("Authorization: token {t}"), "http://localhost/"]})));
+    img.extra
+        .push(("OnBuild", serde_json::json!([format!("RUN echo {t}")])));
+    let p = dir.path().join("img.tar");
+    img.docker_archive(&p);
+    let (_, r) = scan_json(&p, &[]);
+    let keys: Vec<(String, String)> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["location"]["kind"].as_str().unwrap().to_string(),
+                f["location"]["key"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("config.other".into(), "Healthcheck".into()),
+            ("config.other".into(), "OnBuild".into())
+        ]
+    );
+}
+
+#[test]
+fn a_sensitive_file_name_is_reported_when_no_content_rule_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = b"some key material we cannot parse\n".to_vec();
+    let l = layer(&[
+        Entry::File("root/.ssh/id_ed25519", body.clone()),
+        Entry::File(
+            "root/.ssh/id_ed25519.pub",
+            b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG user@host\n".to_vec(),
+        ),
+        Entry::File("app/.env.example", b"TOKEN=<your-token>\n".to_vec()),
+    ]);
+    let p = dir.path().join("img.tar");
+    Image::new(vec![l]).docker_archive(&p);
+    let (code, r) = scan_json(&p, &[]);
+    assert_eq!(code, 1);
+    let f = r["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["rule_id"], "sensitive-file-ssh-key");
+    assert_eq!(f[0]["location"]["path"], "root/.ssh/id_ed25519");
+    assert!(f[0]["location"]["line"].is_null());
+    assert_eq!(
+        f[0]["fingerprint"],
+        sha256(&body),
+        "fingerprint of the whole file"
+    );
+}
+
+#[test]
+fn history_that_does_not_line_up_is_not_guessed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut img = Image::new(vec![
+        secret_layer(),
+        layer(&[Entry::File("b", b"b\n".to_vec())]),
+    ]);
+    img.history = vec![("/bin/sh -c #(nop) COPY file:a in /".into(), false)];
+    let p = dir.path().join("img.tar");
+    img.docker_archive(&p);
+    let (_, r) = scan_json(&p, &[]);
+    assert!(
+        r["warnings"].to_string().contains("not attributed"),
+        "{}",
+        r["warnings"]
+    );
+    assert!(r["images"][0]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["instruction"].is_null()));
+    let f = &r["findings"][0]["location"];
+    assert!(
+        f["instruction"].is_null() && f["history_index"].is_null(),
+        "{f}"
+    );
+}
+
+#[test]
+fn zip_bomb_member_is_stopped_by_ratio() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("zeros.txt", opts).unwrap();
+    std::io::Write::write_all(&mut zip, &vec![0u8; 48 << 20]).unwrap();
+    let bomb = zip.finish().unwrap().into_inner();
+    let p = dir.path().join("img.tar");
+    Image::new(vec![layer(&[Entry::File("opt/bomb.zip", bomb)])]).docker_archive(&p);
+    let (_, r) = scan_json(&p, &[]);
+    let reasons = r["skipped"].to_string();
+    assert!(
+        reasons.contains("opt/bomb.zip!zeros.txt") && reasons.contains("decompression bomb"),
+        "{reasons}"
+    );
+}

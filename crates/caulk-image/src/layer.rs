@@ -493,7 +493,9 @@ impl Walker<'_> {
                 _ => continue,
             };
             let member_path = format!("{path}!{member}");
-            let mut bounded = self.bounded(&mut file, None);
+            // The central directory gives the compressed size, so the ratio check applies here too.
+            let compressed = Arc::new(AtomicU64::new(file.compressed_size()));
+            let mut bounded = self.bounded(&mut file, Some(compressed));
             if let Err(e) = self.member(&mut bounded, &member_path, top, depth + 1) {
                 let reason = self
                     .wire

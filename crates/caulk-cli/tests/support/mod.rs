@@ -84,6 +84,8 @@ pub struct Image {
     pub env: Vec<String>,
     /// (created_by, empty_layer)
     pub history: Vec<(String, bool)>,
+    /// Extra fields of the config's `config` object (`Healthcheck`, `User`, ...).
+    pub extra: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl Image {
@@ -95,6 +97,7 @@ impl Image {
             layers,
             env: vec!["PATH=/usr/bin:/bin".into()],
             history,
+            extra: Vec::new(),
         }
     }
 
@@ -105,9 +108,13 @@ impl Image {
             .iter()
             .map(|(c, e)| serde_json::json!({"created_by": c, "empty_layer": e}))
             .collect();
+        let mut config = serde_json::json!({"Env": self.env});
+        for (k, v) in &self.extra {
+            config[*k] = v.clone();
+        }
         serde_json::to_vec(&serde_json::json!({
             "architecture": "amd64", "os": "linux",
-            "config": {"Env": self.env},
+            "config": config,
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
             "history": history,
         }))
