@@ -35,6 +35,9 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> Result<i32> {
+    if let Command::Rules(RulesCommand::Check { files }) = &cli.command {
+        return check_rules(files);
+    }
     let rules = RuleSet::builtin().context("loading the built-in rules")?;
     match cli.command {
         Command::Image(args) => image(&args, &rules),
@@ -46,6 +49,7 @@ fn run(cli: Cli) -> Result<i32> {
             writeln!(out, "{} rules", rules.rules().len())?;
             Ok(exit_codes::CLEAN)
         }
+        Command::Rules(RulesCommand::Check { .. }) => unreachable!("handled above"),
         Command::Rules(RulesCommand::Show { id }) => {
             let Some(r) = rules.rules().iter().find(|r| r.id == id) else {
                 eprintln!("caulk: error: no rule `{id}` (see `caulk rules list`)");
@@ -67,6 +71,35 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(exit_codes::CLEAN)
         }
     }
+}
+
+/// `caulk rules check`: the files are loaded beside the built-in rules (so ids must not clash and
+/// overlaps resolve as they will in a scan), then every example is run.
+fn check_rules(files: &[std::path::PathBuf]) -> Result<i32> {
+    let mut texts = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        texts.push((f.display().to_string(), text));
+    }
+    let builtin: Vec<(&str, &str)> = caulk_rules::BUILTIN_RULE_FILES
+        .iter()
+        .copied()
+        .filter(|(name, _)| !files.iter().any(|f| f.file_name().and_then(|n| n.to_str()) == Some(name)))
+        .collect();
+    let all = builtin.into_iter().chain(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+    let set = match RuleSet::from_files(all) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("caulk: error: {e}");
+            return Ok(exit_codes::ERROR);
+        }
+    };
+    let failures = set.example_failures();
+    for f in &failures {
+        println!("{f}");
+    }
+    println!("{} rules loaded, {} example failures", set.rules().len(), failures.len());
+    Ok(if failures.is_empty() { exit_codes::CLEAN } else { exit_codes::FINDINGS })
 }
 
 /// Layer progress on standard error, only when it is a terminal.

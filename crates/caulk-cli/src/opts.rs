@@ -31,6 +31,13 @@ pub enum RulesCommand {
         /// The rule id, e.g. github-pat-classic.
         id: String,
     },
+    /// Check rule files: they load with the built-in rules, and every example and negative
+    /// example behaves. Exit 1 when one does not.
+    Check {
+        /// YAML rule files in caulk's format.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
