@@ -1,7 +1,7 @@
 //! Command-line options (clap) and their validation into a run configuration.
 
 use caulk_image::{Limits, PlatformChoice, ScanOptions, Selection};
-use caulk_report::Format;
+use caulk_report::{Confidence, Format};
 use caulk_rules::Severity;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -24,12 +24,30 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum RulesCommand {
-    /// List every rule with its severity.
-    List,
-    /// Show one rule.
+    /// List every rule with its severity (built-in and from the configuration file).
+    List {
+        /// Configuration file (default: caulk.toml or .caulk.toml in the working directory).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Show one rule with its examples and references.
     Show {
         /// The rule id, e.g. github-pat-classic.
         id: String,
+        /// Configuration file (default: caulk.toml or .caulk.toml in the working directory).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Time each rule on an image, to find a slow rule by measurement.
+    Bench {
+        /// An image as for `caulk image`.
+        input: String,
+        /// How many rules to list, slowest first.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// Configuration file (default: caulk.toml or .caulk.toml in the working directory).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Check rule files: they load with the built-in rules, and every example and negative
     /// example behaves. Exit 1 when one does not.
@@ -56,9 +74,21 @@ pub struct ImageArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Exit 1 when a finding at or above this severity is found: info, low, medium, high, critical.
-    #[arg(long, default_value = "low", value_name = "SEVERITY")]
-    pub fail_on: Severity,
+    /// Exit 1 when a finding at or above this severity is found: info, low, medium, high, critical
+    /// (default: low, or `[scan] fail_on` in the configuration file).
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
+    /// Report findings at or above this confidence: low (everything, including vendor samples and
+    /// test keys inside packages), medium (default), high.
+    #[arg(long, value_name = "LEVEL")]
+    pub min_confidence: Option<Confidence>,
+    /// Configuration file: caulk.toml, or a gitleaks configuration (default: caulk.toml or
+    /// .caulk.toml in the working directory).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Report only findings not in this earlier `--format json` report.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     /// Include raw secret values in the output (never the default).
     #[arg(long)]
     pub show_secrets: bool,
@@ -128,6 +158,7 @@ impl ImageArgs {
             limits,
             show_secrets: self.show_secrets,
             threads: self.threads,
+            profile: None,
         })
     }
 }

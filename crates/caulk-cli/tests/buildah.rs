@@ -10,33 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// Builds the fixtures once per test process; the script's own lock and stamps make concurrent and
-/// repeated runs cheap.
-fn fixtures() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let out = repo_root().join("target/fixtures");
-        let status = Command::new("bash")
-            .arg(repo_root().join("tests/fixtures/build-images.sh"))
-            .arg(&out)
-            .status()
-            .expect(
-                "running tests/fixtures/build-images.sh (needs buildah, skopeo, busybox-static)",
-            );
-        assert!(
-            status.success(),
-            "building the fixture images failed; see the output above"
-        );
-        out
-    })
-}
+use support::{fixtures, repo_root};
 
 type Key = (
     String,
@@ -161,6 +135,8 @@ fixture_tests! {
     negative_secret_mount => "secret-mount",
     negative_ssh_mount => "ssh-mount",
     negative_decoys => "decoys",
+    tuning_base_image => "custom-token",
+    tuning_rebuilt_image => "custom-token-v2",
 }
 
 #[test]

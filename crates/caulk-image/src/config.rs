@@ -13,6 +13,9 @@ pub struct TextHit {
     pub key: Option<String>,
     pub history_index: Option<usize>,
     pub secret: Vec<u8>,
+    /// The whole match and the scanned text (the env entry, label, command or build arg).
+    pub matched: Vec<u8>,
+    pub line_text: Vec<u8>,
 }
 
 /// A history entry's command, cleaned for display, with its build arguments.
@@ -63,16 +66,26 @@ pub fn clean_instruction(created_by: &str) -> Instruction {
     Instruction { text, build_args }
 }
 
-fn scan_text(
-    scanner: &mut Scanner,
-    text: &str,
-    scratch: &mut Vec<Match>,
-) -> Vec<(RuleIdx, Vec<u8>)> {
+/// (rule, secret, whole match) for each match in `text`.
+type TextMatch = (RuleIdx, Vec<u8>, Vec<u8>);
+
+fn scan_text(scanner: &mut Scanner, text: &str, scratch: &mut Vec<Match>) -> Vec<TextMatch> {
     scratch.clear();
-    scanner.scan(text.as_bytes(), &Context { path: None }, scratch);
+    let ctx = Context {
+        path: None,
+        binary: false,
+    };
+    scanner.scan(text.as_bytes(), &ctx, scratch);
+    let b = text.as_bytes();
     scratch
         .iter()
-        .map(|m| (m.rule, text.as_bytes()[m.secret.clone()].to_vec()))
+        .map(|m| {
+            (
+                m.rule,
+                b[m.secret.clone()].to_vec(),
+                b[m.span.clone()].to_vec(),
+            )
+        })
         .collect()
 }
 
@@ -83,13 +96,15 @@ pub fn scan_config(scanner: &mut Scanner, config: &ImageConfig) -> Vec<TextHit> 
     let Some(c) = &config.config else { return hits };
     let mut push =
         |kind: LocationKind, key: Option<String>, text: &str, hits: &mut Vec<TextHit>| {
-            for (rule, secret) in scan_text(scanner, text, &mut scratch) {
+            for (rule, secret, matched) in scan_text(scanner, text, &mut scratch) {
                 hits.push(TextHit {
                     rule,
                     kind,
                     key: key.clone(),
                     history_index: None,
                     secret,
+                    matched,
+                    line_text: text.as_bytes().to_vec(),
                 });
             }
         };
@@ -155,13 +170,16 @@ pub fn scan_history(scanner: &mut Scanner, config: &ImageConfig) -> Vec<TextHit>
         };
         let ins = clean_instruction(created_by);
         for (k, v) in &ins.build_args {
-            for (rule, secret) in scan_text(scanner, &format!("{k}={v}"), &mut scratch) {
+            let text = format!("{k}={v}");
+            for (rule, secret, matched) in scan_text(scanner, &text, &mut scratch) {
                 hits.push(TextHit {
                     rule,
                     kind: LocationKind::History,
                     key: Some(k.clone()),
                     history_index: Some(i),
                     secret,
+                    matched,
+                    line_text: text.clone().into_bytes(),
                 });
             }
         }
@@ -170,7 +188,7 @@ pub fn scan_history(scanner: &mut Scanner, config: &ImageConfig) -> Vec<TextHit>
             .filter(|h| h.history_index == Some(i))
             .map(|h| h.secret.clone())
             .collect();
-        for (rule, secret) in scan_text(scanner, &ins.text, &mut scratch) {
+        for (rule, secret, matched) in scan_text(scanner, &ins.text, &mut scratch) {
             // A RUN that echoes `$TOKEN` does not repeat the value; one that repeats it literally is the same secret.
             if arg_secrets.contains(&secret) {
                 continue;
@@ -181,6 +199,8 @@ pub fn scan_history(scanner: &mut Scanner, config: &ImageConfig) -> Vec<TextHit>
                 key: None,
                 history_index: Some(i),
                 secret,
+                matched,
+                line_text: ins.text.clone().into_bytes(),
             });
         }
     }

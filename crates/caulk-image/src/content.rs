@@ -17,6 +17,18 @@ pub struct StreamHit {
     pub line: u64,
     pub column: u64,
     pub secret: Vec<u8>,
+    /// The whole regex match and its line (bounded), for allowlists.
+    pub matched: Vec<u8>,
+    pub line_text: Vec<u8>,
+}
+
+/// The line around `span` in `buf`, at most 1 KiB either side.
+pub fn line_around(buf: &[u8], span: std::ops::Range<usize>) -> Vec<u8> {
+    let lo = span.start.saturating_sub(1024);
+    let hi = (span.end + 1024).min(buf.len());
+    let start = memchr::memrchr(b'\n', &buf[lo..span.start]).map_or(lo, |i| lo + i + 1);
+    let end = memchr::memchr(b'\n', &buf[span.end..hi]).map_or(hi, |i| span.end + i);
+    buf[start..end].to_vec()
 }
 
 /// Per-worker scratch space.
@@ -56,7 +68,11 @@ fn windows(
     head: &[u8],
     hits: &mut Vec<StreamHit>,
 ) -> io::Result<u64> {
-    let ctx = Context { path: Some(path) };
+    let mut ctx = Context {
+        path: Some(path),
+        binary: false,
+    };
+    let mut first = true;
     let buf = &mut scratch.buf;
     buf.clear();
     buf.extend_from_slice(head);
@@ -89,6 +105,11 @@ fn windows(
                 }
             }
         }
+        if first {
+            // Like git and ripgrep: a NUL byte near the start means binary.
+            ctx.binary = memchr::memchr(0, &buf[..buf.len().min(8192)]).is_some();
+            first = false;
+        }
         let limit = if eof { buf.len() } else { buf.len() - OVERLAP };
         scratch.matches.clear();
         if !buf.is_empty() {
@@ -119,6 +140,8 @@ fn windows(
                 line: at_line,
                 column: at_col,
                 secret: buf[m.secret.clone()].to_vec(),
+                matched: buf[m.span.clone()].to_vec(),
+                line_text: line_around(buf, m.span.clone()),
             });
         }
         if eof {

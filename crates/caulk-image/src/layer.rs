@@ -25,6 +25,9 @@ pub struct LayerHit {
     /// The secret; empty for file-name hits, which carry the file's digest instead.
     pub secret: Vec<u8>,
     pub file_digest: Option<(String, u64)>,
+    /// The whole match and its line, for allowlists; never written anywhere.
+    pub matched: Vec<u8>,
+    pub line_text: Vec<u8>,
 }
 
 /// Something in a layer that was not (fully) scanned.
@@ -550,6 +553,8 @@ impl Walker<'_> {
                 column: Some(h.column),
                 secret: h.secret,
                 file_digest: None,
+                matched: h.matched,
+                line_text: h.line_text,
             });
         }
         if let (Some(rule), false) = (name_rule, any) {
@@ -562,6 +567,8 @@ impl Walker<'_> {
                 column: None,
                 secret: Vec::new(),
                 file_digest,
+                matched: Vec::new(),
+                line_text: Vec::new(),
             });
         }
         Ok(())

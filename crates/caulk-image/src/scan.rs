@@ -27,6 +27,8 @@ pub struct ScanOptions {
     pub show_secrets: bool,
     /// Worker threads for layers; 0 = one per core.
     pub threads: usize,
+    /// When set, workers time each rule and add their timings here (`caulk rules bench`).
+    pub profile: Option<std::sync::Arc<Mutex<Vec<caulk_rules::RuleTiming>>>>,
 }
 
 /// Told about progress; the library prints nothing itself.
@@ -149,6 +151,7 @@ fn run_jobs(
         for _ in 0..threads {
             s.spawn(|| {
                 let mut scanner = rules.scanner();
+                scanner.set_profiling(opts.profile.is_some());
                 let mut scratch = Scratch::default();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -161,6 +164,16 @@ fn run_jobs(
                         jobs.len(),
                         bytes,
                     );
+                }
+                if let Some(total) = &opts.profile {
+                    let mut total = total.lock().unwrap_or_else(|e| e.into_inner());
+                    let len = scanner.profile().len().max(total.len());
+                    total.resize(len, Default::default());
+                    for (t, mine) in total.iter_mut().zip(scanner.profile()) {
+                        t.runs += mine.runs;
+                        t.nanos += mine.nanos;
+                        t.matches += mine.matches;
+                    }
                 }
             });
         }
@@ -304,8 +317,9 @@ fn build_image(
         })
         .collect();
     let mut push =
-        |rule: usize, location: Location, secret: &[u8], file: Option<&(String, u64)>| {
+        |rule: usize, location: Location, evidence: Evidence, file: Option<&(String, u64)>| {
             let r = rules.rule(rule);
+            let secret = evidence.secret.as_slice();
             let (fp, pv) = match file {
                 Some((digest, size)) => (digest.clone(), format!("(the whole file, {size} bytes)")),
                 None => (fingerprint(secret), preview(secret)),
@@ -318,6 +332,7 @@ fn build_image(
                 rule_id: r.id.clone(),
                 rule_name: r.name.clone(),
                 severity: r.severity,
+                confidence: caulk_report::confidence::assess(r.generic, file.is_some(), &location),
                 fingerprint: fp,
                 preview: pv,
                 secret: (show && file.is_none())
@@ -325,6 +340,7 @@ fn build_image(
                 image: name.clone(),
                 location,
                 remediation,
+                evidence,
             });
         };
     for h in config_hits.iter().chain(&history_hits) {
@@ -334,12 +350,19 @@ fn build_image(
             key,
             history_index,
             secret,
+            matched,
+            line_text,
         } = h;
         let mut loc = Location::new(*kind);
         loc.key = key.clone();
         loc.history_index = *history_index;
         loc.instruction = history_index.and_then(shown);
-        push(*rule, loc, secret, None);
+        let evidence = Evidence {
+            secret: secret.clone(),
+            matched: matched.clone(),
+            line: line_text.clone(),
+        };
+        push(*rule, loc, evidence, None);
     }
     let indexes: Vec<&LayerIndex> = scans.iter().map(|s| &s.index).collect();
     for (i, s) in scans.iter().enumerate() {
@@ -353,6 +376,8 @@ fn build_image(
                 column,
                 secret,
                 file_digest,
+                matched,
+                line_text,
             } = h;
             let mut loc = Location::new(LocationKind::Layer);
             loc.layer_index = Some(i);
@@ -371,7 +396,12 @@ fn build_image(
             loc.visible = Some(visible);
             loc.shadow = shadow;
             loc.shadowed_by_layer = by;
-            push(*rule, loc, secret, file_digest.as_ref());
+            let evidence = Evidence {
+                secret: secret.clone(),
+                matched: matched.clone(),
+                line: line_text.clone(),
+            };
+            push(*rule, loc, evidence, file_digest.as_ref());
         }
         for sk in &s.skipped {
             report.skipped.push(Skipped {

@@ -1,6 +1,8 @@
 //! caulk's finding model and the reporters that write it.
 //! Sources and scanners produce a [`Report`]; each reporter writes one format.
 
+pub mod confidence;
+pub mod filter;
 mod json;
 pub mod model;
 pub mod redact;

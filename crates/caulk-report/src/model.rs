@@ -167,12 +167,62 @@ impl Location {
     }
 }
 
+/// How likely a finding is something the user must act on.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// Inside third-party packages, documentation or test trees: usually vendor samples and test keys.
+    Low,
+    /// Recognised by its surroundings (`password = ...`) or by a file name alone.
+    Medium,
+    /// A provider-specific format in the application, the config or the history.
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+impl std::str::FromStr for Confidence {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "low" => Ok(Confidence::Low),
+            "medium" => Ok(Confidence::Medium),
+            "high" => Ok(Confidence::High),
+            other => Err(format!(
+                "unknown confidence `{other}` (expected low, medium or high)"
+            )),
+        }
+    }
+}
+
+/// What was matched, kept in memory for filters (allowlists, baselines); never serialized.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// The secret's bytes (empty for file-name findings).
+    pub secret: Vec<u8>,
+    /// The whole regex match.
+    pub matched: Vec<u8>,
+    /// The line holding the match (bounded), or the config value.
+    pub line: Vec<u8>,
+}
+
 /// One secret at one location.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub rule_id: String,
     pub rule_name: String,
     pub severity: Severity,
+    pub confidence: Confidence,
     /// `sha256:` + hex of the secret's bytes (of the file, for file-name findings).
     pub fingerprint: String,
     /// A redacted preview; never the whole secret.
@@ -185,6 +235,8 @@ pub struct Finding {
     pub location: Location,
     /// A fix specific to how the secret got there.
     pub remediation: String,
+    #[serde(skip)]
+    pub evidence: Evidence,
 }
 
 /// Something that was not (fully) scanned.
@@ -203,7 +255,11 @@ pub struct Summary {
     pub secrets: usize,
     pub locations: usize,
     pub by_severity: std::collections::BTreeMap<String, usize>,
+    pub by_confidence: std::collections::BTreeMap<String, usize>,
     pub skipped: usize,
+    /// Locations left out of `findings`, by reason: `confidence` (below `--min-confidence`),
+    /// `allowlist`, `baseline`, `disabled` (rule disabled in the config).
+    pub suppressed: std::collections::BTreeMap<String, usize>,
 }
 
 impl Summary {
@@ -217,11 +273,19 @@ impl Summary {
                     .or_insert(0) += 1;
             }
         }
+        let mut by_confidence = std::collections::BTreeMap::new();
+        for f in findings {
+            *by_confidence
+                .entry(f.confidence.as_str().to_string())
+                .or_insert(0) += 1;
+        }
         Summary {
             secrets: distinct.len(),
             locations: findings.len(),
             by_severity,
+            by_confidence,
             skipped,
+            suppressed: Default::default(),
         }
     }
 }

@@ -173,9 +173,13 @@ pub(crate) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     }
                 }
             }
+            let conf = match first.confidence {
+                crate::Confidence::High => String::new(),
+                c => format!("  ({} confidence)", c.as_str()),
+            };
             writeln!(
                 out,
-                "    {:<8} {}  {}",
+                "    {:<8} {}  {}{conf}",
                 first.severity.as_str().to_uppercase(),
                 first.rule_id,
                 first.rule_name
@@ -228,6 +232,24 @@ pub(crate) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             },
             sev.join(", ")
         )?;
+    }
+    let sup = &report.summary.suppressed;
+    if !sup.is_empty() {
+        let mut parts = Vec::new();
+        for (key, what) in [
+            (
+                "confidence",
+                "below the confidence threshold (--min-confidence low shows them)",
+            ),
+            ("allowlist", "allowlisted"),
+            ("baseline", "already in the baseline"),
+            ("disabled", "from disabled rules"),
+        ] {
+            if let Some(n) = sup.get(key) {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        writeln!(out, "Not shown: {}.", parts.join(", "))?;
     }
     for w in &report.warnings {
         writeln!(out, "warning: {w}")?;

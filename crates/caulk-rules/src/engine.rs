@@ -93,6 +93,7 @@ pub(crate) struct Scratch {
     specific_end: Vec<(usize, usize)>,
     generic: Vec<Raw>,
     accepted: BTreeMap<usize, usize>,
+    pub(crate) profile: Option<Vec<crate::RuleTiming>>,
 }
 
 #[derive(Clone)]
@@ -162,6 +163,7 @@ impl Engine {
             specific_end: Vec::new(),
             generic: Vec::new(),
             accepted: BTreeMap::new(),
+            profile: None,
         }
     }
 
@@ -212,9 +214,11 @@ impl Engine {
             let CompiledRule::Content(rule) = &self.rules[idx] else {
                 continue;
             };
-            if !rule.applies(path, haystack) {
+            if (ctx.binary && rule.generic) || !rule.applies(path, haystack) {
                 continue;
             }
+            let started = s.profile.is_some().then(std::time::Instant::now);
+            let before = s.raw.len();
             let locs = s.locs[idx].get_or_insert_with(|| rule.regex.capture_locations());
             let mut at = 0;
             while at <= haystack.len() {
@@ -230,6 +234,12 @@ impl Engine {
                 if let Some(raw) = self.confirm(idx, rule, haystack, m.range(), secret) {
                     s.raw.push(raw);
                 }
+            }
+            if let (Some(t0), Some(profile)) = (started, s.profile.as_mut()) {
+                let t = &mut profile[idx];
+                t.runs += 1;
+                t.nanos += t0.elapsed().as_nanos() as u64;
+                t.matches += (s.raw.len() - before) as u64;
             }
         }
         self.resolve(s, out);

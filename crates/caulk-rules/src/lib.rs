@@ -112,6 +112,8 @@ pub struct Rule {
     pub tags: Vec<String>,
     /// Links to the provider's documentation of the format.
     pub references: Vec<String>,
+    /// Recognises a secret by its surroundings (`password = ...`), not by its format.
+    pub generic: bool,
 }
 
 /// One match of a content rule in a haystack.
@@ -130,7 +132,24 @@ pub struct Match {
 pub struct Context<'a> {
     /// Path inside the image or tree; nested archive members joined with `!`. None for config values.
     pub path: Option<&'a str>,
+    /// The content is binary (a NUL byte near its start). Generic assignment rules do not run on
+    /// it; token formats and key blocks embedded in binaries are still found.
+    pub binary: bool,
 }
+
+/// Time one rule spent confirming candidates, for `caulk rules bench`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RuleTiming {
+    /// Haystacks in which the rule's keywords occurred, so its regex ran.
+    pub runs: u64,
+    /// Nanoseconds spent in the rule's regex and filters.
+    pub nanos: u64,
+    /// Matches that survived the rule's filters.
+    pub matches: u64,
+}
+
+/// A rule example: the path it is scanned under (if any) and its text.
+pub type ExampleText<'a> = (Option<&'a str>, &'a str);
 
 /// Errors loading or compiling rules.
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +242,17 @@ impl RuleSet {
         }
     }
 
+    /// A rule's examples and negative examples as (path, text) pairs, for `caulk rules show`.
+    pub fn examples(&self, idx: RuleIdx) -> (Vec<ExampleText<'_>>, Vec<ExampleText<'_>>) {
+        fn pairs(v: &[load::Example]) -> Vec<ExampleText<'_>> {
+            v.iter()
+                .map(|e| (e.path.as_deref(), e.text.as_str()))
+                .collect()
+        }
+        let ex = &self.inner.examples[idx];
+        (pairs(&ex.positive), pairs(&ex.negative))
+    }
+
     /// Runs every rule's `examples` and `negative_examples` through a scanner of this set and
     /// describes each one that does not behave (an example without a match of its rule, a negative
     /// example with one), and each rule lacking either kind. Empty when all pass. Used by the tests
@@ -247,6 +277,7 @@ impl RuleSet {
                     RuleKind::FileName => scanner.match_path(&example.text) == Some(idx),
                     RuleKind::Content => {
                         let ctx = Context {
+                            binary: false,
                             path: example.path.as_deref(),
                         };
                         scanner.scan(example.text.as_bytes(), &ctx, &mut found);
@@ -291,6 +322,16 @@ impl Scanner {
             .inner
             .engine
             .scan(&mut self.scratch, haystack, ctx, out);
+    }
+
+    /// Starts (or stops) timing each rule's regex work, for `caulk rules bench`.
+    pub fn set_profiling(&mut self, on: bool) {
+        self.scratch.profile = on.then(|| vec![RuleTiming::default(); self.set.inner.rules.len()]);
+    }
+
+    /// Time spent per rule since profiling started, indexed by [`RuleIdx`] (empty when off).
+    pub fn profile(&self) -> &[RuleTiming] {
+        self.scratch.profile.as_deref().unwrap_or(&[])
     }
 
     /// The file-name rule that a path triggers (`id_rsa`, `.env`, ...), if any. Only the last

@@ -53,6 +53,8 @@ struct RuleDef {
     #[serde(default)]
     validate: Vec<Validator>,
     entropy: Option<f64>,
+    /// Capture group holding the secret (0 = the whole match), as gitleaks' `secretGroup`.
+    secret_group: Option<usize>,
     #[serde(default)]
     generic: bool,
     #[serde(default)]
@@ -187,6 +189,7 @@ pub(crate) fn load<'a>(
                 kind,
                 tags: def.tags,
                 references: def.references,
+                generic: def.generic,
             });
             compiled.push(rule);
         }
@@ -253,9 +256,18 @@ fn compile_content(
             keywords.push((keyword.clone(), idx));
         }
     }
-    let secret_group = regex
-        .capture_names()
-        .position(|name| name == Some("secret"));
+    let secret_group = match def.secret_group {
+        Some(g) if g >= regex.captures_len() => {
+            return Err(format!(
+                "secret_group {g} but the regex has {} groups",
+                regex.captures_len() - 1
+            ))
+        }
+        Some(g) => Some(g),
+        None => regex
+            .capture_names()
+            .position(|name| name == Some("secret")),
+    };
     let path = def
         .path
         .as_deref()

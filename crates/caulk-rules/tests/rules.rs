@@ -11,7 +11,14 @@ fn builtin() -> RuleSet {
 
 fn scan(set: &RuleSet, haystack: &[u8], path: Option<&str>) -> Vec<Match> {
     let mut out = Vec::new();
-    set.scanner().scan(haystack, &Context { path }, &mut out);
+    set.scanner().scan(
+        haystack,
+        &Context {
+            path,
+            binary: false,
+        },
+        &mut out,
+    );
     out
 }
 

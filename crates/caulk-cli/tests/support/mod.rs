@@ -4,8 +4,38 @@
 
 use sha2::{Digest, Sha256};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Builds the buildah fixtures (tests/fixtures/images) once per test process; the script's own
+/// lock and stamps make concurrent and repeated runs cheap.
+pub fn fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = repo_root().join("target/fixtures");
+        let status = Command::new("bash")
+            .arg(repo_root().join("tests/fixtures/build-images.sh"))
+            .arg(&out)
+            .status()
+            .expect(
+                "running tests/fixtures/build-images.sh (needs buildah, skopeo, busybox-static)",
+            );
+        assert!(
+            status.success(),
+            "building the fixture images failed; see the output above"
+        );
+        out
+    })
+}
 
 /// One tar entry of a synthetic layer.
 pub enum Entry<'a> {
