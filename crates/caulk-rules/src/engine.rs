@@ -104,6 +104,8 @@ struct Raw {
     generic: bool,
     priority: i32,
     scoped: bool,
+    /// Matched a format but failed its checksum: suppresses overlapping generic matches only.
+    refuted: bool,
 }
 
 /// Path scopes look at the innermost archive member: `app.tar!config/.env` -> `config/.env`.
@@ -277,6 +279,19 @@ impl Engine {
         for validator in &rule.validators {
             match validator.check(bytes, &haystack[span.clone()]) {
                 Verdict::Pass => {}
+                // A failed checksum proves these bytes are not a live token: keep the span so that
+                // generic rules do not report it either, but report nothing.
+                Verdict::Fail if validator.is_structural() => {
+                    return Some(Raw {
+                        rule: idx,
+                        span,
+                        secret,
+                        generic: false,
+                        priority: 0,
+                        scoped: false,
+                        refuted: true,
+                    });
+                }
                 Verdict::Fail => return None,
                 Verdict::Encrypted => target = rule.on_encrypted.unwrap_or(idx),
             }
@@ -289,6 +304,7 @@ impl Engine {
             generic,
             priority,
             scoped,
+            refuted: false,
         })
     }
 
@@ -343,11 +359,15 @@ impl Engine {
                 });
             }
         }
-        out.extend(raw.iter().filter(|r| !r.generic).map(|r| Match {
-            rule: r.rule,
-            span: r.span.clone(),
-            secret: r.secret.clone(),
-        }));
+        out.extend(
+            raw.iter()
+                .filter(|r| !r.generic && !r.refuted)
+                .map(|r| Match {
+                    rule: r.rule,
+                    span: r.span.clone(),
+                    secret: r.secret.clone(),
+                }),
+        );
         out[start_len..].sort_unstable_by_key(|m| (m.span.start, m.span.end, m.rule));
     }
 

@@ -108,7 +108,7 @@ fn ids_are_unique_and_counts_are_sane() {
         .iter()
         .filter(|r| r.kind == RuleKind::FileName)
         .count();
-    assert!((40..=80).contains(&content), "{content} content rules");
+    assert!(content >= 40, "{content} content rules");
     assert_eq!(filename, 4);
     assert_eq!(set.rule_index("no-such-rule"), None);
 }
@@ -421,4 +421,64 @@ fn large_window_of_noise_is_fine() {
     hay.extend_from_slice(GHP.as_bytes());
     let found = scan(&set, &hay, Some("app/big.js"));
     assert_eq!(ids(&set, &found), ["github-pat-classic"]);
+}
+
+#[test]
+fn a_token_refuted_by_its_checksum_is_not_reported_by_generic_rules_either() {
+    let set = builtin();
+    let bad = "ghp_hDAEYqL62pBum9BIy2ewA5s02KGvdi1mBJcY"; // last character changed
+    for (text, path) in [
+        (format!("GITHUB_TOKEN={bad}\n"), Some("app/.env")),
+        (
+            format!("github_token = \"{bad}\"\n"),
+            Some("app/settings.py"),
+        ),
+        (format!("GITHUB_TOKEN={bad}"), None),
+    ] {
+        let found = scan(&set, text.as_bytes(), path);
+        assert!(
+            found.is_empty(),
+            "{text:?} at {path:?}: {:?}",
+            ids(&set, &found)
+        );
+    }
+    // The valid token in the same places is reported once, by its own rule.
+    let found = scan(
+        &set,
+        format!("GITHUB_TOKEN={GHP}\n").as_bytes(),
+        Some("app/.env"),
+    );
+    assert_eq!(ids(&set, &found), vec!["github-pat-classic"]);
+}
+
+#[test]
+fn binary_content_skips_generic_rules_but_not_token_formats() {
+    let set = builtin();
+    let mut blob = vec![0u8, 1, 2, 0x7f, b'E', b'L', b'F'];
+    blob.extend_from_slice(b"\0password = \"Zq8#kL2!vR9pW4xT\"\0");
+    blob.extend_from_slice(format!("\0{GHP}\0").as_bytes());
+    let mut out = Vec::new();
+    set.scanner().scan(
+        &blob,
+        &Context {
+            path: Some("usr/bin/app"),
+            binary: true,
+        },
+        &mut out,
+    );
+    assert_eq!(ids(&set, &out), vec!["github-pat-classic"]);
+    let mut out = Vec::new();
+    set.scanner().scan(
+        &blob,
+        &Context {
+            path: Some("usr/bin/app"),
+            binary: false,
+        },
+        &mut out,
+    );
+    assert!(
+        ids(&set, &out).contains(&"generic-secret-assignment"),
+        "{:?}",
+        ids(&set, &out)
+    );
 }
