@@ -166,24 +166,24 @@ pub fn scan_layer(
         wire: wire.clone(),
     };
     let mut index = LayerIndex::default();
-    let mut archive = tar::Archive::new(BufReader::with_capacity(
-        256 << 10,
-        RawCount {
-            inner: bounded,
-            raw: raw_handle.clone(),
-            out: compressed_count,
-        },
-    ));
-    let walked = (|| -> io::Result<()> {
-        for entry in archive.entries()? {
-            let mut entry = entry?;
-            walker.entry(&mut entry, &mut index)?;
-        }
-        Ok(())
-    })();
-    // Read to the end so both digests cover the whole blob.
-    let result =
-        walked.and_then(|_| io::copy(&mut archive.into_inner(), &mut io::sink()).map(|_| ()));
+    let source = RawCount {
+        inner: bounded,
+        raw: raw_handle.clone(),
+        out: compressed_count,
+    };
+    // Decompression and hashing run ahead on their own thread while this one walks and scans.
+    let result = crate::pipe::pipelined(source, |reader| {
+        let mut archive = tar::Archive::new(BufReader::with_capacity(256 << 10, reader));
+        let walked = (|| -> io::Result<()> {
+            for entry in archive.entries()? {
+                let mut entry = entry?;
+                walker.entry(&mut entry, &mut index)?;
+            }
+            Ok(())
+        })();
+        // Read to the end so both digests cover the whole blob.
+        walked.and_then(|_| io::copy(&mut archive.into_inner(), &mut io::sink()).map(|_| ()))
+    });
     let mut complete = true;
     if let Err(e) = result {
         match wire.take() {

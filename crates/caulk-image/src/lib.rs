@@ -10,6 +10,7 @@ pub mod layer;
 pub mod limits;
 pub mod manifest;
 pub mod overlay;
+mod pipe;
 pub mod resolve;
 pub mod scan;
 pub mod source;

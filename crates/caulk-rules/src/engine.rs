@@ -216,11 +216,17 @@ impl Engine {
             let CompiledRule::Content(rule) = &self.rules[idx] else {
                 continue;
             };
-            if (ctx.binary && rule.generic) || !rule.applies(path, haystack) {
+            if ctx.binary && rule.generic {
                 continue;
             }
             let started = s.profile.is_some().then(std::time::Instant::now);
             let before = s.raw.len();
+            if !rule.applies(path, haystack) {
+                if let (Some(t0), Some(profile)) = (started, s.profile.as_mut()) {
+                    profile[idx].nanos += t0.elapsed().as_nanos() as u64;
+                }
+                continue;
+            }
             let locs = s.locs[idx].get_or_insert_with(|| rule.regex.capture_locations());
             let mut at = 0;
             while at <= haystack.len() {
