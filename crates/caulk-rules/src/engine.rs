@@ -320,6 +320,31 @@ impl Engine {
         let raw = &mut s.raw;
         raw.sort_unstable_by_key(|r| (r.secret.start, r.secret.end, r.rule));
         raw.dedup_by(|a, b| a.rule == b.rule && a.secret == b.secret);
+        // Two specific rules on the very same secret (a Clerk key also has Stripe's shape): only the
+        // highest `priority` reports; equal priorities all report. `raw` is sorted by secret span.
+        let specific = |r: &Raw| !r.generic && !r.refuted;
+        let mut best: Vec<i32> = Vec::with_capacity(raw.len());
+        for (i, r) in raw.iter().enumerate() {
+            let same = i > 0 && raw[i - 1].secret == r.secret;
+            let prev = if same { best[i - 1] } else { i32::MIN };
+            best.push(if specific(r) {
+                prev.max(r.priority)
+            } else {
+                prev
+            });
+        }
+        // Carry each group's maximum back to its first members.
+        for i in (0..raw.len().saturating_sub(1)).rev() {
+            if raw[i].secret == raw[i + 1].secret {
+                best[i] = best[i + 1];
+            }
+        }
+        let mut k = 0;
+        raw.retain(|r| {
+            let keep = !specific(r) || r.priority >= best[k];
+            k += 1;
+            keep
+        });
 
         // Specific secrets sorted by start, each with the running maximum end.
         s.specific_end.clear();

@@ -482,3 +482,37 @@ fn binary_content_skips_generic_rules_but_not_token_formats() {
         ids(&set, &out)
     );
 }
+
+#[test]
+fn no_example_is_reported_twice_for_the_same_secret() {
+    let set = builtin();
+    let mut problems = Vec::new();
+    for (idx, rule) in set.rules().iter().enumerate() {
+        if rule.kind != RuleKind::Content {
+            continue;
+        }
+        let (positive, _) = set.examples(idx);
+        for (path, text) in positive {
+            let found = scan(&set, text.as_bytes(), path.filter(|p| !p.is_empty()));
+            for (i, a) in found.iter().enumerate() {
+                for b in &found[i + 1..] {
+                    if a.secret == b.secret {
+                        problems.push(format!(
+                            "{}: `{}` and `{}` both report {:?}",
+                            rule.id,
+                            set.rule(a.rule).id,
+                            set.rule(b.rule).id,
+                            &text[a.secret.clone()]
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} double reports:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
