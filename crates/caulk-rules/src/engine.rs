@@ -137,6 +137,8 @@ impl Engine {
         let prefilter = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            // A DFA costs a few MB for ~600 keywords and runs several times faster than the NFA.
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&patterns)
             .map_err(|e| format!("keyword prefilter: {e}"))?;
         let always = (0..rules.len())
