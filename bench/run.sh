@@ -2,17 +2,22 @@
 # Benchmark: scan a large image built by buildah, next to merely reading (decompressing, walking
 # and verifying) the same layers with no rules, in the same run. Prints throughput of uncompressed
 # content, peak memory (max RSS), and the ratio scan/read.
-#   bench/run.sh [SIZE_MB]   (default 600)
+#   bench/run.sh [SIZE_MB]   (default 600): the synthetic image from bench/make-image.py
+#   bench/run.sh real        the real image from bench/real-image/build.sh (Debian + PyPI + npm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-600}
 out=bench/out
 mkdir -p "$out"
+if [ "$size" = real ]; then
+  bench/real-image/build.sh "$out/real" >&2
+  img="$out/real"
+fi
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
 cargo build --release -q -p caulk-cli
 bin=target/release/caulk
 
-img="$out/image-$size"
+img=${img:-"$out/image-$size"}
 if [ ! -d "$img/oci-gzip" ]; then
   ctx=$(mktemp -d)
   python3 bench/make-image.py "$ctx" "$size"
@@ -41,7 +46,7 @@ run() { # label, args...
 }
 
 uncompressed=$("$bin" image "$img/oci-gzip" --format json --decompress-only -q | python3 -c 'import json,sys; r=json.load(sys.stdin); print(sum(l["uncompressed_size"] for l in r["images"][0]["layers"]))')
-printf "image: %s MB uncompressed, %s layers\n" "$((uncompressed / 1000000))" "$(ls "$img"/oci-gzip/blobs/sha256 | wc -l)"
+printf "image: %s MB uncompressed, %s blobs\n" "$((uncompressed / 1000000))" "$(ls "$img"/oci-gzip/blobs/sha256 | wc -l)"
 printf "%-28s %8s %10s %12s\n" "form / mode" "seconds" "MB/s" "peak RSS MB"
 for form in oci-gzip docker-archive.tar; do
   read -r _ tr mr < <(run read "$img/$form" --decompress-only)
