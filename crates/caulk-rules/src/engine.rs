@@ -31,9 +31,11 @@ pub(crate) struct ContentRule {
 
 impl ContentRule {
     /// Path scope and `requires`: either one being satisfied is enough when both are given.
-    fn applies(&self, path: Option<&str>, haystack: &[u8]) -> bool {
-        if let (Some(exclude), Some(path)) = (&self.path_exclude, path) {
-            if exclude.is_match(path) {
+    /// `path` is the innermost member (scopes name file types); `full` is the whole chain, so an
+    /// exclusion of a tree (`share/doc/`) also covers archives inside it.
+    fn applies(&self, path: Option<&str>, full: Option<&str>, haystack: &[u8]) -> bool {
+        if let (Some(exclude), Some(full)) = (&self.path_exclude, full) {
+            if full.split('!').any(|p| exclude.is_match(p)) {
                 return false;
             }
         }
@@ -223,7 +225,7 @@ impl Engine {
             }
             let started = s.profile.is_some().then(std::time::Instant::now);
             let before = s.raw.len();
-            if !rule.applies(path, haystack) {
+            if !rule.applies(path, ctx.path, haystack) {
                 if let (Some(t0), Some(profile)) = (started, s.profile.as_mut()) {
                     profile[idx].nanos += t0.elapsed().as_nanos() as u64;
                 }
