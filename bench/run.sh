@@ -10,7 +10,7 @@ size=${1:-600}
 out=bench/out
 mkdir -p "$out"
 if [ "$size" = real ]; then
-  bench/real-image/build.sh "$out/real" >&2
+  [ -d "$out/real/oci-gzip" ] || bench/real-image/build.sh "$out/real" >&2
   img="$out/real"
 fi
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
