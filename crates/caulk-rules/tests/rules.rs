@@ -108,7 +108,11 @@ fn ids_are_unique_and_counts_are_sane() {
         .iter()
         .filter(|r| r.kind == RuleKind::FileName)
         .count();
-    assert!(set.rules().len() >= 250, "{} rules (issue 3 asks for 250+)", set.rules().len());
+    assert!(
+        set.rules().len() >= 250,
+        "{} rules (issue 3 asks for 250+)",
+        set.rules().len()
+    );
     assert!(content >= 240, "{content} content rules");
     assert_eq!(filename, 4);
     assert_eq!(set.rule_index("no-such-rule"), None);
