@@ -111,7 +111,7 @@ impl<R: Read> HashingReader<R> {
             .take();
     }
 
-    /// Hashes bytes that were read before this reader existed.
+    /// Hashes bytes that did not pass through `read` (read before this reader existed).
     pub fn prime(&mut self, bytes: &[u8]) {
         if let Some(h) = self
             .handle
@@ -137,19 +137,7 @@ impl<R: Read> HashingReader<R> {
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if let Some(h) = self
-            .handle
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-        {
-            match h {
-                Hasher::Sha256(h) => h.update(&buf[..n]),
-                Hasher::Sha512(h) => h.update(&buf[..n]),
-            }
-        }
-        self.handle.count.fetch_add(n as u64, Ordering::Relaxed);
+        self.prime(&buf[..n]);
         Ok(n)
     }
 }
