@@ -140,26 +140,36 @@ fn digest_mismatch_is_a_clear_error() {
 
 #[test]
 fn diff_id_mismatch_in_docker_archive_is_an_error() {
+    // A config named without its digest (`config.json`), so only the layer's diff_id can catch it.
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("img.tar");
-    let mut img = Image::new(vec![secret_layer()]);
-    img.docker_archive(&p);
-    // Rebuild with a config that names another diff_id.
-    let mut bytes = std::fs::read(&p).unwrap();
-    let good = sha256(&secret_layer());
-    let bad = sha256(b"other");
-    let at = bytes
-        .windows(good.len())
-        .position(|w| w == good.as_bytes())
-        .unwrap();
-    bytes[at..at + bad.len()].copy_from_slice(bad.as_bytes());
-    // The config file name carries its digest, so the edit is caught there first.
-    std::fs::write(&p, &bytes).unwrap();
+    let layer_tar = secret_layer();
+    let wrong = sha256(b"other");
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [wrong]},
+        "history": [{"created_by": "COPY x"}],
+    }))
+    .unwrap();
+    let manifest = serde_json::json!([{"Config": "config.json", "RepoTags": ["x:1"], "Layers": ["layer/layer.tar"]}]);
+    write_tar(
+        &p,
+        &[
+            ("config.json".into(), config),
+            ("layer/layer.tar".into(), layer_tar),
+            (
+                "manifest.json".into(),
+                serde_json::to_vec(&manifest).unwrap(),
+            ),
+        ],
+    );
     let out = caulk(&["image", p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("digest mismatch"), "{}", stderr(&out));
-    img.layers.push(layer(&[Entry::File("a", b"a".to_vec())]));
-    let _ = img;
+    let e = stderr(&out);
+    assert!(
+        e.contains("digest mismatch") && e.contains("diff_id") && e.contains(&wrong),
+        "{e}"
+    );
 }
 
 #[test]

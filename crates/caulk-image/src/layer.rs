@@ -118,12 +118,6 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Why a layer could not be read at all.
-#[derive(Debug)]
-pub enum LayerError {
-    Io(io::Error),
-}
-
 /// Scans one layer blob.
 pub fn scan_layer(
     blob: Box<dyn Read + Send + '_>,
