@@ -73,9 +73,15 @@ fn windows(
         binary: false,
     };
     let mut first = true;
-    let buf = &mut scratch.buf;
-    buf.clear();
-    buf.extend_from_slice(head);
+    // The window buffer is allocated (and zeroed) once per worker and reused: zeroing a fresh
+    // window for each of a layer's many small files would cost more than scanning them.
+    let target = (WINDOW + OVERLAP).max(head.len());
+    let store = &mut scratch.buf;
+    if store.len() < target {
+        store.resize(target, 0);
+    }
+    store[..head.len()].copy_from_slice(head);
+    let mut filled = head.len();
     scratch.last_end.clear();
     let mut base: u64 = 0; // absolute offset of buf[0]
     let mut line: u64 = 1; // line number at buf[0]
@@ -84,27 +90,21 @@ fn windows(
     loop {
         // Fill the window.
         let mut eof = false;
-        let target = WINDOW + OVERLAP;
-        while buf.len() < target {
-            let start = buf.len();
-            buf.resize(target, 0);
-            match reader.read(&mut buf[start..]) {
+        while filled < target {
+            match reader.read(&mut store[filled..target]) {
                 Ok(0) => {
-                    buf.truncate(start);
                     eof = true;
                     break;
                 }
                 Ok(n) => {
-                    buf.truncate(start + n);
+                    filled += n;
                     total += n as u64;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(start),
-                Err(e) => {
-                    buf.truncate(start);
-                    return Err(e);
-                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
+        let buf = &store[..filled];
         if first {
             // Like git and ripgrep: a NUL byte near the start means binary.
             ctx.binary = memchr::memchr(0, &buf[..buf.len().min(8192)]).is_some();
@@ -149,7 +149,8 @@ fn windows(
         }
         advance(&buf[..limit], &mut line, &mut col);
         base += limit as u64;
-        buf.drain(..limit);
+        store.copy_within(limit..filled, 0);
+        filled -= limit;
     }
 }
 
