@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, MatchKind};
 use regex::bytes::{CaptureLocations, Regex as BytesRegex};
 use regex::Regex;
 
 use crate::allowlist::Allowlist;
+use crate::prefilter::Prefilter;
 use crate::validate::{entropy, Validator, Verdict};
 use crate::{Context, Match, RuleIdx};
 
@@ -76,7 +76,7 @@ pub(crate) enum CompiledRule {
 
 pub(crate) struct Engine {
     rules: Vec<CompiledRule>,
-    prefilter: AhoCorasick,
+    prefilter: Prefilter,
     /// For each prefilter pattern, the rules that listed it.
     pattern_rules: Vec<Vec<RuleIdx>>,
     /// How many distinct rules have keywords: the prefilter pass stops once all are candidates.
@@ -136,13 +136,7 @@ impl Engine {
             pattern_rules[slot].push(rule);
             keyword_rules.insert(rule);
         }
-        let prefilter = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            // A DFA costs a few MB for ~600 keywords and runs several times faster than the NFA.
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(&patterns)
-            .map_err(|e| format!("keyword prefilter: {e}"))?;
+        let prefilter = Prefilter::new(&patterns)?;
         let always = (0..rules.len())
             .filter(|&i| matches!(&rules[i], CompiledRule::Content(r) if r.always))
             .collect();
@@ -197,18 +191,16 @@ impl Engine {
         }
         let mut missing = self.keyword_rule_count;
         if missing > 0 {
-            for hit in self.prefilter.find_overlapping_iter(haystack) {
-                for &idx in &self.pattern_rules[hit.pattern().as_usize()] {
+            self.prefilter.find(haystack, |pattern| {
+                for &idx in &self.pattern_rules[pattern] {
                     if !s.candidate[idx] {
                         s.candidate[idx] = true;
                         s.order.push(idx);
                         missing -= 1;
                     }
                 }
-                if missing == 0 {
-                    break;
-                }
-            }
+                missing == 0
+            });
         }
         if s.order.is_empty() {
             return;

@@ -21,6 +21,7 @@ use std::sync::Arc;
 mod allowlist;
 mod engine;
 mod load;
+mod prefilter;
 pub mod validate;
 
 /// The rule files compiled into the crate, as `(file name, contents)`, sorted by name.
