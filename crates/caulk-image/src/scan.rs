@@ -143,6 +143,11 @@ fn run_jobs(
         n => n,
     }
     .min(jobs.len().max(1));
+    // Largest layers first: the scan ends when the last layer does, so a big layer started last
+    // would run alone on one worker while the others sit idle.
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    let size = |j: &LayerRef| j.size.or_else(|| store.size(&j.name)).unwrap_or(0);
+    order.sort_by_key(|&i| std::cmp::Reverse(size(jobs[i])));
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Result<LayerScan, ImageError>>>> =
@@ -153,9 +158,8 @@ fn run_jobs(
                 let mut scanner = rules.scanner();
                 scanner.set_profiling(opts.profile.is_some());
                 let mut scratch = Scratch::default();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let job = jobs[i];
                     let r = scan_one(store, job, &mut scanner, &mut scratch, &opts.limits);
                     let bytes = r.as_ref().map(|s| s.uncompressed).unwrap_or(0);
                     *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);

@@ -56,6 +56,11 @@ pub trait Store: Send + Sync {
     fn exists(&self, name: &str) -> bool;
     /// What the user named, for messages.
     fn input(&self) -> &str;
+    /// The blob's size in bytes, when known without reading it (used to schedule big layers
+    /// first).
+    fn size(&self, _name: &str) -> Option<u64> {
+        None
+    }
 }
 
 /// An OCI layout or an extracted docker-save directory.
@@ -104,6 +109,12 @@ impl Store for DirStore {
     }
     fn exists(&self, name: &str) -> bool {
         self.path(name).map(|p| p.is_file()).unwrap_or(false)
+    }
+    fn size(&self, name: &str) -> Option<u64> {
+        std::fs::metadata(self.path(name).ok()?)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
     }
     fn input(&self) -> &str {
         &self.input
@@ -265,6 +276,9 @@ impl Store for TarStore {
     }
     fn input(&self) -> &str {
         &self.input
+    }
+    fn size(&self, name: &str) -> Option<u64> {
+        self.resolve(name).ok().flatten().map(|(_, size)| size)
     }
 }
 
