@@ -30,27 +30,32 @@ if [ ! -d "$img/oci-gzip" ]; then
   rm -rf "$ctx" "$store"
 fi
 
-run() { # label, args...
-  local label=$1; shift
-  local best_t="" best_m=""
-  # One warm-up run (page cache), then the best of three: this measures caulk, not the disk.
-  "$bin" image "$@" -q --format json -o /dev/null || [ $? -eq 1 ]
+once() { # args... -> "seconds maxrss_kb"
+  /usr/bin/time -o "$out/time.txt" -f "%e %M" "$bin" image "$@" -q --format json -o /dev/null || [ $? -eq 1 ]
+  tail -1 "$out/time.txt"
+}
+
+pair() { # input -> "read_s read_kb scan_s scan_kb"
+  # One warm-up of each (page cache), then three rounds of read-only and scan, interleaved so that
+  # other load on the machine falls on both alike; the best time of each is kept. This measures
+  # caulk, not the disk.
+  local img=$1 br="" brm="" bs="" bsm="" t m
+  once "$img" --decompress-only >/dev/null
+  once "$img" >/dev/null
   for _ in 1 2 3; do
-    local r
-    /usr/bin/time -o "$out/time.txt" -f "%e %M" "$bin" image "$@" -q --format json -o /dev/null || [ $? -eq 1 ]
-    r=$(tail -1 "$out/time.txt")
-    local t=${r% *} m=${r#* }
-    if [ -z "$best_t" ] || awk "BEGIN{exit !($t < $best_t)}"; then best_t=$t; best_m=$m; fi
+    read -r t m < <(once "$img" --decompress-only)
+    if [ -z "$br" ] || awk "BEGIN{exit !($t < $br)}"; then br=$t; brm=$m; fi
+    read -r t m < <(once "$img")
+    if [ -z "$bs" ] || awk "BEGIN{exit !($t < $bs)}"; then bs=$t; bsm=$m; fi
   done
-  echo "$label $best_t $best_m"
+  echo "$br $brm $bs $bsm"
 }
 
 uncompressed=$("$bin" image "$img/oci-gzip" --format json --decompress-only -q | python3 -c 'import json,sys; r=json.load(sys.stdin); print(sum(l["uncompressed_size"] for l in r["images"][0]["layers"]))')
 printf "image: %s MB uncompressed, %s blobs\n" "$((uncompressed / 1000000))" "$(ls "$img"/oci-gzip/blobs/sha256 | wc -l)"
 printf "%-28s %8s %10s %12s\n" "form / mode" "seconds" "MB/s" "peak RSS MB"
 for form in oci-gzip docker-archive.tar; do
-  read -r _ tr mr < <(run read "$img/$form" --decompress-only)
-  read -r _ ts ms < <(run scan "$img/$form")
+  read -r tr mr ts ms < <(pair "$img/$form")
   for row in "read-only $tr $mr" "scan $ts $ms"; do
     set -- $row
     printf "%-28s %8s %10.0f %12.1f\n" "$form $1" "$2" "$(awk "BEGIN{print $uncompressed/1e6/$2}")" "$(awk "BEGIN{print $3/1024}")"
