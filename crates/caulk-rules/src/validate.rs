@@ -29,6 +29,14 @@ pub enum Validator {
     NotReference,
     /// [`not_identifier`] on the secret.
     NotIdentifier,
+    /// [`bech32`] on the secret.
+    Bech32,
+    /// [`base64_json`] on the secret.
+    Base64Json,
+    /// [`discord_snowflake`] on the secret.
+    DiscordSnowflake,
+    /// [`jfrog_reference`] on the secret.
+    JfrogReference,
 }
 
 /// What a validator concluded about one match.
@@ -48,7 +56,10 @@ impl Validator {
     pub fn is_structural(&self) -> bool {
         matches!(
             self,
-            Validator::GithubChecksum | Validator::NpmChecksum | Validator::PypiMacaroon
+            Validator::GithubChecksum
+                | Validator::NpmChecksum
+                | Validator::PypiMacaroon
+                | Validator::Bech32
         )
     }
 
@@ -70,6 +81,10 @@ impl Validator {
             Validator::UrlPassword => pass(url_password(span)),
             Validator::NotReference => pass(not_reference(secret)),
             Validator::NotIdentifier => pass(not_identifier(secret)),
+            Validator::Bech32 => pass(bech32(secret)),
+            Validator::Base64Json => pass(base64_json(secret)),
+            Validator::DiscordSnowflake => pass(discord_snowflake(secret)),
+            Validator::JfrogReference => pass(jfrog_reference(secret)),
         }
     }
 }
@@ -577,6 +592,100 @@ pub fn entropy(bytes: &[u8]) -> f64 {
         .sum()
 }
 
+/// A Bech32 string (BIP 173), as age writes its identities (`AGE-SECRET-KEY-1...`): the
+/// human-readable part, `1`, then 5-bit characters whose last six are a BCH checksum over both.
+/// One wrong or swapped character fails it, so an edited or made-up key does.
+pub fn bech32(text: &[u8]) -> bool {
+    const CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+    if text.len() > 1024
+        || !(text.iter().all(|b| !b.is_ascii_lowercase())
+            || text.iter().all(|b| !b.is_ascii_uppercase()))
+    {
+        return false; // mixed case is invalid Bech32
+    }
+    let text = text.to_ascii_lowercase();
+    let Some(sep) = text.iter().rposition(|&b| b == b'1') else {
+        return false;
+    };
+    let (hrp, data) = (&text[..sep], &text[sep + 1..]);
+    if hrp.is_empty() || data.len() < 6 || !hrp.iter().all(|b| (33..=126).contains(b)) {
+        return false;
+    }
+    let mut values: Vec<u8> = hrp.iter().map(|b| b >> 5).collect();
+    values.push(0);
+    values.extend(hrp.iter().map(|b| b & 31));
+    for c in data {
+        let Some(v) = CHARSET.iter().position(|x| x == c) else {
+            return false;
+        };
+        values.push(v as u8);
+    }
+    const GEN: [u32; 5] = [
+        0x3b6a_57b2,
+        0x2650_8e6d,
+        0x1ea1_19fa,
+        0x3d42_33dd,
+        0x2a14_62b3,
+    ];
+    let mut chk: u32 = 1;
+    for v in values {
+        let top = chk >> 25;
+        chk = ((chk & 0x01ff_ffff) << 5) ^ u32::from(v);
+        for (i, g) in GEN.iter().enumerate() {
+            if (top >> i) & 1 == 1 {
+                chk ^= g;
+            }
+        }
+    }
+    chk == 1
+}
+
+/// A token carrying base64 JSON after its prefix (`sntrys_<base64 JSON>_<secret>` from Sentry,
+/// `ops_<base64 JSON>` from 1Password): the part between the first `_` and the next one must
+/// decode to a JSON object with at least two members. Truncated or invented payloads fail.
+pub fn base64_json(token: &[u8]) -> bool {
+    let Some(start) = token.iter().position(|&b| b == b'_') else {
+        return false;
+    };
+    let rest = &token[start + 1..];
+    let payload = rest.split(|&b| b == b'_').next().unwrap_or(rest);
+    let Some(json) = b64_decode(payload) else {
+        return false;
+    };
+    matches!(
+        serde_json::from_slice::<serde_json::Value>(&json),
+        Ok(serde_json::Value::Object(members)) if members.len() >= 2
+    )
+}
+
+/// A Discord bot token's first segment is the bot's user id (a snowflake: 17 to 20 decimal
+/// digits) in base64.
+pub fn discord_snowflake(token: &[u8]) -> bool {
+    let first = token.split(|&b| b == b'.').next().unwrap_or(token);
+    b64url_decode(first).is_some_and(|id| {
+        (17..=20).contains(&id.len()) && id.iter().all(u8::is_ascii_digit) && id[0] != b'0'
+    })
+}
+
+/// A JFrog reference token is base64 of `reftkn:01:<expiry, epoch seconds>:<random>`.
+pub fn jfrog_reference(token: &[u8]) -> bool {
+    let Some(text) = b64_decode(token) else {
+        return false;
+    };
+    let Some(rest) = text.strip_prefix(b"reftkn:01:") else {
+        return false;
+    };
+    let mut fields = rest.splitn(2, |&b| b == b':');
+    let (Some(expiry), Some(random)) = (fields.next(), fields.next()) else {
+        return false;
+    };
+    !expiry.is_empty()
+        && expiry.len() <= 12
+        && expiry.iter().all(u8::is_ascii_digit)
+        && random.len() >= 16
+        && random.iter().all(u8::is_ascii_alphanumeric)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -891,5 +1000,71 @@ Private-MAC: 03a406520eb28221965f244a254ad5846d7d8fad738cf9040ebb6150a0476652";
         assert_eq!(entropy(b"aaaa"), 0.0);
         assert!((entropy(b"abcd") - 2.0).abs() < 1e-9);
         assert!((entropy(b"01234567") - 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bech32_accepts_age_keygen_output_and_rejects_one_changed_character() {
+        let key = b"AGE-SECRET-KEY-1CP7XFF8DXKYYV652EQ84AM3292KJWUFA4NDUCSGZNXDDNNGE30TSPTHZKE";
+        assert!(bech32(key));
+        assert!(bech32(
+            b"age1jahw0esn4vwv5zwx6u84yjqknpq2llw3vdk9f48capd34qxs44wql3xtvk"
+        ));
+        for i in 16..key.len() {
+            let mut bad = key.to_vec();
+            bad[i] = if bad[i] == b'Q' { b'P' } else { b'Q' };
+            assert!(!bech32(&bad), "changed at {i}");
+        }
+        // swapped neighbours
+        let mut swapped = key.to_vec();
+        swapped.swap(20, 21);
+        assert!(swapped == key || !bech32(&swapped));
+        assert!(!bech32(
+            b"AGE-SECRET-KEY-1CP7xFF8DXKYYV652EQ84AM3292KJWUFA4NDUCSGZNXDDNNGE30TSPTHZKE"
+        ));
+        assert!(!bech32(b"AGE-SECRET-KEY-1"));
+        assert!(!bech32(b"no separator"));
+    }
+
+    #[test]
+    fn base64_json_needs_a_json_object_payload() {
+        use base64::engine::general_purpose::STANDARD;
+        let payload =
+            STANDARD.encode(br#"{"iat":1724674111.5,"url":"https://sentry.io","org":"acme"}"#);
+        assert!(base64_json(
+            format!("sntrys_{payload}_{}", "A".repeat(43)).as_bytes()
+        ));
+        assert!(base64_json(format!("ops_{payload}").as_bytes()));
+        let one = STANDARD.encode(br#"{"iat":1791517672}"#);
+        assert!(!base64_json(format!("sntrys_{one}_x").as_bytes()));
+        let truncated = &payload[..payload.len() - 12];
+        assert!(!base64_json(format!("ops_{truncated}").as_bytes()));
+        assert!(!base64_json(b"ops_eyJzaWduSW5BZGRyZXNzIjoiaHR0cHM6"));
+        assert!(!base64_json(b"no-underscore"));
+    }
+
+    #[test]
+    fn discord_snowflake_decodes_the_user_id() {
+        assert!(discord_snowflake(
+            b"NzczNTkxMTg1NDU3OTczODU5OQ.PKwugP.CbnWdLN5RuEApDyFEoWkJf-Bw6MHd8A03ix7eS"
+        ));
+        // base64 of "hello world, friend" is not a snowflake
+        assert!(!discord_snowflake(
+            b"aGVsbG8gd29ybGQsIGZyaWVuZA.PKwugP.CbnWdLN5RuEApDyFEoWkJf-Bw6MHd8A03ix7eS"
+        ));
+        assert!(!discord_snowflake(b"MTIz.PKwugP.x"));
+    }
+
+    #[test]
+    fn jfrog_reference_decodes_reftkn() {
+        assert!(jfrog_reference(
+            b"cmVmdGtuOjAxOjE4NTAyNzk2OTI6MlNpQUNGNHRpMzlvbzJJYUgwd1F4MUxobFd5"
+        ));
+        // `reftkn:01:` then garbage
+        assert!(!jfrog_reference(
+            b"cmVmdGtuOjAxOnh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4"
+        ));
+        assert!(!jfrog_reference(
+            b"cmVmdGtuOjAxAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        ));
     }
 }
