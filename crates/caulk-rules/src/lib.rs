@@ -22,6 +22,7 @@ mod allowlist;
 mod engine;
 mod load;
 mod prefilter;
+mod strings;
 pub mod validate;
 
 /// The rule files compiled into the crate, as `(file name, contents)`, sorted by name.
@@ -239,6 +240,7 @@ impl RuleSet {
     pub fn scanner(&self) -> Scanner {
         Scanner {
             scratch: self.inner.engine.scratch(),
+            strings: strings::Strings::default(),
             set: self.clone(),
         }
     }
@@ -309,6 +311,7 @@ impl RuleSet {
 pub struct Scanner {
     set: RuleSet,
     scratch: engine::Scratch,
+    strings: strings::Strings,
 }
 
 impl Scanner {
@@ -317,12 +320,34 @@ impl Scanner {
         &self.set
     }
 
-    /// Appends the matches in `haystack` to `out`, ordered by start offset.
+    /// Appends the matches in `haystack` to `out`, ordered by start offset. In binary content
+    /// (`ctx.binary`) only runs of printable ASCII are read: tokens and key blocks embedded in a
+    /// binary are such runs.
     pub fn scan(&mut self, haystack: &[u8], ctx: &Context<'_>, out: &mut Vec<Match>) {
-        self.set
-            .inner
-            .engine
-            .scan(&mut self.scratch, haystack, ctx, out);
+        let engine = &self.set.inner.engine;
+        if !ctx.binary {
+            engine.scan(&mut self.scratch, haystack, ctx, out);
+            return;
+        }
+        self.strings.pack(haystack);
+        let first = out.len();
+        engine.scan(&mut self.scratch, &self.strings.packed, ctx, out);
+        let strings = &self.strings;
+        let mut kept = first;
+        for i in first..out.len() {
+            let m = &out[i];
+            if let (Some(span), Some(secret)) =
+                (strings.original(&m.span), strings.original(&m.secret))
+            {
+                out[kept] = Match {
+                    rule: m.rule,
+                    span,
+                    secret,
+                };
+                kept += 1;
+            }
+        }
+        out.truncate(kept);
     }
 
     /// Starts (or stops) timing each rule's regex work, for `caulk rules bench`.
