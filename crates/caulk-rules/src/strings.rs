@@ -17,6 +17,8 @@ pub(crate) struct Strings {
     runs: Vec<(usize, usize, usize)>,
 }
 
+const _: () = assert!(MIN_RUN == 8, "`pack` finds runs of 8 with three shifts");
+
 const fn printable_table() -> [bool; 256] {
     let mut t = [false; 256];
     let mut b = 0x20;
@@ -32,28 +34,82 @@ const fn printable_table() -> [bool; 256] {
 
 static PRINTABLE: [bool; 256] = printable_table();
 
+/// Bit `i` set when `block[i]` is printable, for up to 64 bytes.
+fn printable_mask(block: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if block.len() == 64 {
+        // SSE2 is part of x86_64: 16 bytes per compare instead of a branch per byte.
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is always available on x86_64; loads are unaligned and within `block`.
+        unsafe {
+            let low = _mm_set1_epi8(0x1f);
+            let high = _mm_set1_epi8(0x7f);
+            let (tab, lf, cr) = (_mm_set1_epi8(9), _mm_set1_epi8(10), _mm_set1_epi8(13));
+            let mut mask = 0u64;
+            for k in 0..4 {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k) as *const __m128i);
+                // Signed compares: bytes >= 0x80 are negative, so neither above 0x1f nor kept.
+                let visible = _mm_and_si128(_mm_cmpgt_epi8(v, low), _mm_cmplt_epi8(v, high));
+                let space = _mm_or_si128(
+                    _mm_cmpeq_epi8(v, tab),
+                    _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr)),
+                );
+                let bits = _mm_movemask_epi8(_mm_or_si128(visible, space)) as u16;
+                mask |= u64::from(bits) << (16 * k);
+            }
+            return mask;
+        }
+    }
+    block
+        .iter()
+        .enumerate()
+        .fold(0, |m, (i, &b)| m | (u64::from(PRINTABLE[b as usize]) << i))
+}
+
 impl Strings {
     /// Packs the printable runs of `haystack` (at least [`MIN_RUN`] long), each followed by a
     /// newline so that no match joins two runs without crossing a line end.
     pub(crate) fn pack(&mut self, haystack: &[u8]) {
         self.packed.clear();
         self.runs.clear();
-        let mut i = 0;
-        let n = haystack.len();
-        while i < n {
-            // Skip non-printable bytes, then measure the run.
-            while i < n && !PRINTABLE[haystack[i] as usize] {
-                i += 1;
+        let mut run: Option<usize> = None;
+        let mut blocks = haystack.chunks(64).enumerate().peekable();
+        let mut cur = blocks.peek().map_or(0, |(_, b)| printable_mask(b));
+        while let Some((b, block)) = blocks.next() {
+            let next = blocks.peek().map_or(0, |(_, b)| printable_mask(b));
+            // Bit i of `long`: bytes i..i+8 are all printable (looking into the next block), so
+            // short runs, most of a binary's, cost nothing beyond their mask.
+            let wide = u128::from(cur) | (u128::from(next) << 64);
+            let two = wide & (wide >> 1);
+            let four = two & (two >> 2);
+            let long = (four & (four >> 4)) as u64;
+            let base = b * 64;
+            let width = block.len() as u32;
+            let mut pos = 0u32;
+            while pos < width {
+                // From `pos` on: the end of the current run, or the start of the next long one.
+                let rest = if run.is_some() { !cur } else { long } >> pos;
+                pos += rest.trailing_zeros().min(width - pos);
+                if pos >= width {
+                    break;
+                }
+                match run.take() {
+                    Some(start) => self.push(haystack, start, base + pos as usize),
+                    None => run = Some(base + pos as usize),
+                }
             }
-            let start = i;
-            while i < n && PRINTABLE[haystack[i] as usize] {
-                i += 1;
-            }
-            if i - start >= MIN_RUN {
-                self.runs.push((self.packed.len(), start, i - start));
-                self.packed.extend_from_slice(&haystack[start..i]);
-                self.packed.push(b'\n');
-            }
+            cur = next;
+        }
+        if let Some(start) = run {
+            self.push(haystack, start, haystack.len());
+        }
+    }
+
+    fn push(&mut self, haystack: &[u8], start: usize, end: usize) {
+        if end - start >= MIN_RUN {
+            self.runs.push((self.packed.len(), start, end - start));
+            self.packed.extend_from_slice(&haystack[start..end]);
+            self.packed.push(b'\n');
         }
     }
 
@@ -98,5 +154,47 @@ mod tests {
         s.pack(&[0u8; 64]);
         assert!(s.packed.is_empty());
         assert_eq!(s.original(&(0..1)), None);
+    }
+
+    /// The reference: a byte-at-a-time scan.
+    fn reference(hay: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for run in hay.split(|&b| !PRINTABLE[b as usize]) {
+            if run.len() >= MIN_RUN {
+                out.extend_from_slice(run);
+                out.push(b'\n');
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn block_masks_agree_with_a_byte_at_a_time_scan() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut s = Strings::default();
+        for len in [0usize, 1, 7, 8, 63, 64, 65, 127, 128, 129, 1000, 5000] {
+            for _ in 0..20 {
+                let hay: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        // mostly printable with occasional breaks, to get runs of every length
+                        match seed % 16 {
+                            0 => 0,
+                            1 => 0x80 | (seed >> 8) as u8,
+                            2 => b'\n',
+                            3 => 0x7f,
+                            _ => b'a' + (seed >> 8) as u8 % 26,
+                        }
+                    })
+                    .collect();
+                s.pack(&hay);
+                assert_eq!(s.packed, reference(&hay), "{len} bytes");
+                for (packed, orig, n) in &s.runs {
+                    assert_eq!(&s.packed[*packed..packed + n], &hay[*orig..orig + n]);
+                }
+            }
+        }
     }
 }
