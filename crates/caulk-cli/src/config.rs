@@ -19,6 +19,31 @@ pub struct Loaded {
     pub rule_files: Vec<(String, String)>,
     pub filters: Filters,
     pub fail_on: Option<Severity>,
+    /// `[lint]`: rule codes or names never reported, and per-path ignores.
+    pub lint: LintConfig,
+}
+
+/// The `[lint]` section.
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LintConfig {
+    /// Lint rule codes (`CK101`) or names not to report anywhere.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// `[[lint.paths]]`: rules not to report in files matching a glob.
+    #[serde(default)]
+    pub paths: Vec<LintPathIgnore>,
+    pub fail_on: Option<Severity>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LintPathIgnore {
+    /// A glob on the file's path as shown in the report (`legacy/**`, `**/Dockerfile.dev`).
+    pub path: String,
+    /// Codes or names; empty means every rule.
+    #[serde(default)]
+    pub ignore: Vec<String>,
 }
 
 impl Loaded {
@@ -87,6 +112,8 @@ struct CaulkToml {
     allowlist: Vec<AllowlistToml>,
     #[serde(default)]
     scan: ScanToml,
+    #[serde(default)]
+    lint: LintConfig,
 }
 
 #[derive(Deserialize, Default)]
@@ -220,6 +247,24 @@ fn caulk_config(path: &Path, cfg: CaulkToml) -> Result<Loaded, String> {
         loaded.filters.min_confidence = c;
     }
     loaded.fail_on = cfg.scan.fail_on;
+    for code in cfg
+        .lint
+        .ignore
+        .iter()
+        .chain(cfg.lint.paths.iter().flat_map(|p| p.ignore.iter()))
+    {
+        if caulk_lint::rules::rule(code).is_none() {
+            return Err(format!(
+                "{}: [lint] ignores `{code}`, which is not a lint rule (see docs/rules)",
+                path.display()
+            ));
+        }
+    }
+    for p in &cfg.lint.paths {
+        globset::Glob::new(&p.path)
+            .map_err(|e| format!("{}: [[lint.paths]] `{}`: {e}", path.display(), p.path))?;
+    }
+    loaded.lint = cfg.lint;
     Ok(loaded)
 }
 

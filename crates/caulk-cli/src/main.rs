@@ -2,6 +2,7 @@
 
 mod config;
 mod exit_codes;
+mod lint;
 mod opts;
 
 use anyhow::{Context as _, Result};
@@ -38,6 +39,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Image(args) => image(&args),
+        Command::Lint(args) => lint::run(&args),
         Command::Rules(RulesCommand::Check { files }) => check_rules(&files),
         Command::Rules(RulesCommand::List { config }) => {
             let (_, rules) = configured(config.as_deref())?;
@@ -64,7 +66,7 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 /// The configuration and the rule set it makes.
-fn configured(path: Option<&std::path::Path>) -> Result<(config::Loaded, RuleSet)> {
+pub(crate) fn configured(path: Option<&std::path::Path>) -> Result<(config::Loaded, RuleSet)> {
     let loaded = config::load(path).map_err(anyhow::Error::msg)?;
     let rules = loaded
         .rule_set()

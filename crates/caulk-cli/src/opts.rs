@@ -17,9 +17,46 @@ pub struct Cli {
 pub enum Command {
     /// Scan an image: every layer, the config and the history.
     Image(ImageArgs),
+    /// Lint Dockerfiles and their build contexts for secret leaks, before any build.
+    Lint(LintArgs),
     /// List or show the detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct LintArgs {
+    /// Files or directories to lint (default: the current directory). Directories are searched
+    /// for Dockerfiles/Containerfiles; each Dockerfile's directory is taken as its build context.
+    pub paths: Vec<PathBuf>,
+    /// Output format: text, json or sarif.
+    #[arg(long, short = 'f', default_value = "text")]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when a finding at or above this severity is found: info, low, medium, high, critical
+    /// (default: low, or `[lint] fail_on` in the configuration file).
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
+    /// Do not report this rule (code such as CK101, or name); repeatable.
+    #[arg(long = "ignore", value_name = "RULE")]
+    pub ignore: Vec<String>,
+    /// Do not look at the build context (`.dockerignore` and the files `COPY .` would send).
+    #[arg(long)]
+    pub no_context: bool,
+    /// Print the documentation of a rule (code or name) and exit.
+    #[arg(long, value_name = "RULE")]
+    pub explain: Option<String>,
+    /// Write the rules' documentation pages into this directory and exit (for docs/rules).
+    #[arg(long, hide = true, value_name = "DIR")]
+    pub write_docs: Option<PathBuf>,
+    /// Configuration file (default: caulk.toml or .caulk.toml in the working directory).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// No progress on standard error.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -4,6 +4,7 @@
 pub mod confidence;
 pub mod filter;
 mod json;
+pub mod lint;
 pub mod model;
 pub mod redact;
 pub mod remediation;
@@ -43,4 +44,14 @@ pub fn write_report(report: &Report, format: Format, out: &mut dyn Write) -> io:
         Format::Json => json::write(report, out),
         Format::Sarif => sarif::write(report, out),
     }
+}
+
+/// SARIF `level` for a severity.
+pub(crate) fn sarif_level(sev: caulk_rules::Severity) -> &'static str {
+    sarif::level(sev)
+}
+
+/// SARIF `security-severity` (GitHub's 0-10 scale) for a severity.
+pub(crate) fn sarif_security_severity(sev: caulk_rules::Severity) -> &'static str {
+    sarif::security_severity(sev)
 }

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-fn level(sev: caulk_rules::Severity) -> &'static str {
+pub(crate) fn level(sev: caulk_rules::Severity) -> &'static str {
     use caulk_rules::Severity::*;
     match sev {
         Critical | High => "error",
@@ -14,7 +14,7 @@ fn level(sev: caulk_rules::Severity) -> &'static str {
     }
 }
 
-fn security_severity(sev: caulk_rules::Severity) -> &'static str {
+pub(crate) fn security_severity(sev: caulk_rules::Severity) -> &'static str {
     use caulk_rules::Severity::*;
     match sev {
         Critical => "9.5",
