@@ -13,6 +13,9 @@ use crate::validate::{entropy, Validator, Verdict};
 use crate::{Context, Match, RuleIdx};
 
 pub(crate) struct ContentRule {
+    /// The longest match the regex can make, when bounded (most token formats): the regex then
+    /// runs only within this distance of the rule's keyword hits instead of over the whole window.
+    pub(crate) reach: Option<usize>,
     pub(crate) regex: BytesRegex,
     pub(crate) secret_group: Option<usize>,
     pub(crate) path: Option<Regex>,
@@ -79,8 +82,9 @@ pub(crate) struct Engine {
     prefilter: Prefilter,
     /// For each prefilter pattern, the rules that listed it.
     pattern_rules: Vec<Vec<RuleIdx>>,
-    /// How many distinct rules have keywords: the prefilter pass stops once all are candidates.
+    /// How many distinct rules have keywords.
     keyword_rule_count: usize,
+    longest_keyword: usize,
     always: Vec<RuleIdx>,
     filename_rules: Vec<RuleIdx>,
     allowlist: Allowlist,
@@ -95,8 +99,16 @@ pub(crate) struct Scratch {
     specific_end: Vec<(usize, usize)>,
     generic: Vec<Raw>,
     accepted: BTreeMap<usize, usize>,
+    /// Per rule: where its keywords ended in this window (at most `MAX_HITS`; more means "search
+    /// the whole window").
+    hits: Vec<Vec<usize>>,
+    regions: Vec<(usize, usize)>,
     pub(crate) profile: Option<Vec<crate::RuleTiming>>,
 }
+
+/// Past this many keyword hits in a window a rule's regex searches the whole window: the regions
+/// around the hits would cover most of it anyway.
+const MAX_HITS: usize = 32;
 
 #[derive(Clone)]
 struct Raw {
@@ -148,6 +160,7 @@ impl Engine {
             prefilter,
             pattern_rules,
             keyword_rule_count: keyword_rules.len(),
+            longest_keyword: patterns.iter().map(String::len).max().unwrap_or(0),
             always,
             filename_rules,
             allowlist,
@@ -163,6 +176,8 @@ impl Engine {
             specific_end: Vec::new(),
             generic: Vec::new(),
             accepted: BTreeMap::new(),
+            hits: vec![Vec::new(); self.rules.len()],
+            regions: Vec::new(),
             profile: None,
         }
     }
@@ -189,18 +204,32 @@ impl Engine {
             s.candidate[idx] = true;
             s.order.push(idx);
         }
+        for &idx in &s.order {
+            s.hits[idx].clear();
+        }
         let mut missing = self.keyword_rule_count;
+        // Every hit of every candidate rule is recorded (up to MAX_HITS), so no early stop.
+        let mut positions_complete = true;
         if missing > 0 {
-            self.prefilter.find(haystack, |pattern| {
+            let hits = &mut s.hits;
+            let candidate = &mut s.candidate;
+            let order = &mut s.order;
+            self.prefilter.find(haystack, |pattern, end| {
                 for &idx in &self.pattern_rules[pattern] {
-                    if !s.candidate[idx] {
-                        s.candidate[idx] = true;
-                        s.order.push(idx);
+                    if !candidate[idx] {
+                        candidate[idx] = true;
+                        order.push(idx);
+                        hits[idx].clear();
                         missing -= 1;
                     }
+                    if hits[idx].len() <= MAX_HITS {
+                        hits[idx].push(end);
+                    }
                 }
-                missing == 0
+                false
             });
+        } else {
+            positions_complete = false;
         }
         if s.order.is_empty() {
             return;
@@ -223,20 +252,48 @@ impl Engine {
                 }
                 continue;
             }
+            // Where to search: around the keyword hits when the match length is bounded, else
+            // the whole window.
+            s.regions.clear();
+            let hits = &mut s.hits[idx];
+            match rule.reach {
+                Some(reach) if positions_complete && !hits.is_empty() && hits.len() <= MAX_HITS => {
+                    hits.sort_unstable();
+                    let back = reach + self.longest_keyword;
+                    for &end in hits.iter() {
+                        let lo = end.saturating_sub(back);
+                        // End regions at a line end so that `\b` and `$` see the real next byte.
+                        let want = (end + reach + 1).min(haystack.len());
+                        let limit = (want + 16384).min(haystack.len());
+                        let hi = memchr::memchr(b'\n', &haystack[want..limit])
+                            .map_or(haystack.len(), |k| want + k);
+                        match s.regions.last_mut() {
+                            Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+                            _ => s.regions.push((lo, hi)),
+                        }
+                    }
+                }
+                _ => s.regions.push((0, haystack.len())),
+            }
             let locs = s.locs[idx].get_or_insert_with(|| rule.regex.capture_locations());
             let mut at = 0;
-            while at <= haystack.len() {
-                let Some(m) = rule.regex.captures_read_at(locs, haystack, at) else {
-                    break;
-                };
-                at = if m.end() > m.start() {
-                    m.end()
-                } else {
-                    m.end() + 1
-                };
-                let secret = rule.secret(locs, m.range());
-                if let Some(raw) = self.confirm(idx, rule, haystack, m.range(), secret) {
-                    s.raw.push(raw);
+            for &(lo, hi) in &s.regions {
+                // Searching `haystack[..hi]` from `lo` keeps the bytes before `lo` as context.
+                let hay = &haystack[..hi];
+                at = at.max(lo);
+                while at <= hay.len() {
+                    let Some(m) = rule.regex.captures_read_at(locs, hay, at) else {
+                        break;
+                    };
+                    at = if m.end() > m.start() {
+                        m.end()
+                    } else {
+                        m.end() + 1
+                    };
+                    let secret = rule.secret(locs, m.range());
+                    if let Some(raw) = self.confirm(idx, rule, haystack, m.range(), secret) {
+                        s.raw.push(raw);
+                    }
                 }
             }
             if let (Some(t0), Some(profile)) = (started, s.profile.as_mut()) {

@@ -118,6 +118,18 @@ fn is_kebab(id: &str) -> bool {
         })
 }
 
+/// The longest match `pattern` can make, when it is short enough for the matcher to search only
+/// around keyword hits (see `ContentRule::reach`).
+fn reach(pattern: &str) -> Option<usize> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    hir.properties().maximum_len().filter(|&n| n <= 4096)
+}
+
 fn bytes_regex(pattern: &str) -> Result<BytesRegex, regex::Error> {
     BytesRegexBuilder::new(pattern).unicode(false).build()
 }
@@ -301,6 +313,7 @@ fn compile_content(
         return Err("`on_encrypted` needs the `private_key` validator".into());
     }
     Ok(CompiledRule::Content(ContentRule {
+        reach: reach(pattern),
         regex,
         secret_group,
         path,

@@ -117,16 +117,17 @@ impl Prefilter {
         unsafe { *self.table.get_unchecked(at) }
     }
 
-    /// Calls `found(keyword index)` for every keyword occurrence in `haystack` (some more than
-    /// once), until `found` returns true ("seen enough").
-    pub(crate) fn find(&self, haystack: &[u8], mut found: impl FnMut(usize) -> bool) {
+    /// Calls `found(keyword index, offset of the keyword's last byte)` for every keyword
+    /// occurrence in `haystack` (some more than once, not in order), until `found` returns true
+    /// ("seen enough").
+    pub(crate) fn find(&self, haystack: &[u8], mut found: impl FnMut(usize, usize) -> bool) {
         if self.longest == 0 {
             return;
         }
         let n = haystack.len();
         let seg = n / LANES;
         if seg < 4 * self.longest {
-            self.walk(self.start, haystack, &mut found);
+            self.walk(self.start, haystack, 0, &mut found);
             return;
         }
         let back = self.longest - 1;
@@ -138,7 +139,7 @@ impl Prefilter {
         let limit = self.match_limit;
         let mut st = [self.start; LANES];
         let bytes = lane(0).iter().zip(lane(1)).zip(lane(2)).zip(lane(3));
-        for (((&a, &b), &c), &d) in bytes {
+        for (j, (((&a, &b), &c), &d)) in bytes.enumerate() {
             st = [
                 self.next(st[0], a),
                 self.next(st[1], b),
@@ -147,25 +148,33 @@ impl Prefilter {
             ];
             // One branch for the four lanes: matches are rare.
             if (st[0] < limit) | (st[1] < limit) | (st[2] < limit) | (st[3] < limit) {
-                for s in st {
-                    if s < limit && self.report(s, &mut found) {
+                for (k, s) in st.into_iter().enumerate() {
+                    if s < limit && self.report(s, pos[k] + j, &mut found) {
                         return;
                     }
                 }
             }
         }
         for k in 0..LANES {
-            if self.walk(st[k], &haystack[pos[k] + common..end[k]], &mut found) {
+            let from = pos[k] + common;
+            if self.walk(st[k], &haystack[from..end[k]], from, &mut found) {
                 return;
             }
         }
     }
 
-    /// One walk from `state`; true if `found` asked to stop.
-    fn walk(&self, mut state: u32, bytes: &[u8], found: &mut impl FnMut(usize) -> bool) -> bool {
-        for &b in bytes {
+    /// One walk from `state` over `bytes` (which start at `offset`); true if `found` asked to
+    /// stop.
+    fn walk(
+        &self,
+        mut state: u32,
+        bytes: &[u8],
+        offset: usize,
+        found: &mut impl FnMut(usize, usize) -> bool,
+    ) -> bool {
+        for (i, &b) in bytes.iter().enumerate() {
             state = self.next(state, b);
-            if state < self.match_limit && self.report(state, found) {
+            if state < self.match_limit && self.report(state, offset + i, found) {
                 return true;
             }
         }
@@ -173,10 +182,10 @@ impl Prefilter {
     }
 
     #[inline(never)]
-    fn report(&self, state: u32, found: &mut impl FnMut(usize) -> bool) -> bool {
+    fn report(&self, state: u32, at: usize, found: &mut impl FnMut(usize, usize) -> bool) -> bool {
         let mut stop = false;
         for &k in &self.matches[(state / self.stride) as usize] {
-            stop |= found(k as usize);
+            stop |= found(k as usize, at);
         }
         stop
     }
@@ -188,20 +197,21 @@ mod tests {
     use aho_corasick::AhoCorasick;
     use std::collections::BTreeSet;
 
-    fn expected(keywords: &[String], hay: &[u8]) -> BTreeSet<usize> {
+    /// Every occurrence: (keyword, offset of its last byte).
+    fn expected(keywords: &[String], hay: &[u8]) -> BTreeSet<(usize, usize)> {
         let ac = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .build(keywords)
             .unwrap();
         ac.find_overlapping_iter(hay)
-            .map(|m| m.pattern().as_usize())
+            .map(|m| (m.pattern().as_usize(), m.end() - 1))
             .collect()
     }
 
-    fn found(p: &Prefilter, hay: &[u8]) -> BTreeSet<usize> {
+    fn found(p: &Prefilter, hay: &[u8]) -> BTreeSet<(usize, usize)> {
         let mut set = BTreeSet::new();
-        p.find(hay, |k| {
-            set.insert(k);
+        p.find(hay, |k, end| {
+            set.insert((k, end));
             false
         });
         set
@@ -220,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn lanes_find_the_same_keywords_as_one_walk() {
+    fn lanes_find_every_occurrence_one_walk_finds() {
         let keywords: Vec<String> = ["ab", "ba", "abcab", "Cc", "bcd", "dddd", "a_b-c"]
             .iter()
             .map(|s| s.to_string())
@@ -249,7 +259,7 @@ mod tests {
                 hay[at..at + 8].copy_from_slice(b"STRADdle");
                 assert_eq!(
                     found(&p, &hay),
-                    BTreeSet::from([0]),
+                    BTreeSet::from([(0, at + 7)]),
                     "lane {k}, shift {shift}"
                 );
             }
@@ -262,7 +272,7 @@ mod tests {
         let p = Prefilter::new(&keywords).unwrap();
         let hay = vec![b'x'; 10_000];
         let mut calls = 0;
-        p.find(&hay, |_| {
+        p.find(&hay, |_, _| {
             calls += 1;
             true
         });
