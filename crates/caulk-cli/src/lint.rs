@@ -98,7 +98,7 @@ pub fn run(args: &LintArgs) -> Result<i32> {
             .to_string();
         *counts.entry(kind.as_str().to_string()).or_default() += 1;
         let (outcome, text) =
-            caulk_lint::lint_dockerfile_file(path, &shown, &mut scanner, !args.no_context);
+            caulk_lint::lint_file(path, &shown, *kind, &mut scanner, !args.no_context);
         match outcome {
             FileOutcome::Skipped(s) => skipped.push(s),
             FileOutcome::Linted(l) => {
@@ -113,7 +113,10 @@ pub fn run(args: &LintArgs) -> Result<i32> {
             }
         }
         if let Some(t) = text {
-            sources.insert(shown, t);
+            sources.insert(
+                shown.clone(),
+                caulk_lint::mask_secrets(&t, &shown, &mut scanner),
+            );
         }
     }
     let mut report = LintReport::new(findings, counts);

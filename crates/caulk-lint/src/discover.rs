@@ -10,14 +10,90 @@ use crate::rules::BuildContext;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FileKind {
     Dockerfile,
+    Compose,
+    Kubernetes,
+    Ci,
 }
 
 impl FileKind {
     pub fn as_str(self) -> &'static str {
         match self {
             FileKind::Dockerfile => "dockerfile",
+            FileKind::Compose => "compose",
+            FileKind::Kubernetes => "kubernetes",
+            FileKind::Ci => "ci",
         }
     }
+}
+
+/// `compose.yaml`, `docker-compose.prod.yml`, ...
+pub fn is_compose(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let stem = lower
+        .strip_suffix(".yml")
+        .or_else(|| lower.strip_suffix(".yaml"));
+    stem.is_some_and(|s| {
+        let s = s.strip_prefix("docker-").unwrap_or(s);
+        s == "compose" || s.starts_with("compose.") || s.starts_with("compose-")
+    })
+}
+
+/// CI files and scripts: GitHub Actions workflows, `.gitlab-ci.yml`, shell scripts, Makefiles,
+/// Jenkinsfiles.
+pub fn is_ci(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let yaml = name.ends_with(".yml") || name.ends_with(".yaml");
+    let in_workflows = path
+        .parent()
+        .is_some_and(|p| p.ends_with(".github/workflows") || p.ends_with(".github/actions"));
+    (yaml
+        && (in_workflows
+            || name == ".gitlab-ci.yml"
+            || name == "action.yml"
+            || name == "action.yaml"))
+        || name.ends_with(".sh")
+        || name.ends_with(".bash")
+        || name == "makefile"
+        || name == "gnumakefile"
+        || name.ends_with(".mk")
+        || name == "jenkinsfile"
+}
+
+/// A YAML file with `apiVersion:` and `kind:` at the start of a line (sniffing the first 64 KiB).
+fn is_kubernetes(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    if std::fs::File::open(path)
+        .and_then(|f| f.take(64 << 10).read_to_end(&mut head))
+        .is_err()
+    {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&head);
+    text.lines().any(|l| l.starts_with("apiVersion:"))
+        && text.lines().any(|l| l.starts_with("kind:"))
+}
+
+/// What kind of file `path` is, if caulk lints it.
+pub fn kind_of(path: &Path) -> Option<FileKind> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    if is_dockerfile(&name) {
+        return Some(FileKind::Dockerfile);
+    }
+    if is_compose(&name) {
+        return Some(FileKind::Compose);
+    }
+    if is_ci(path) {
+        return Some(FileKind::Ci);
+    }
+    let lower = name.to_ascii_lowercase();
+    if (lower.ends_with(".yml") || lower.ends_with(".yaml")) && is_kubernetes(path) {
+        return Some(FileKind::Kubernetes);
+    }
+    None
 }
 
 /// Directories never descended into.
@@ -43,13 +119,14 @@ pub fn is_dockerfile(name: &str) -> bool {
         && !lower.ends_with(".md")
 }
 
-/// The files to lint under `paths` (a file given by name is linted as a Dockerfile), sorted.
+/// The files to lint under `paths`, sorted (a file given by name that is of no known kind is
+/// linted as a Dockerfile).
 pub fn discover(paths: &[PathBuf]) -> std::io::Result<Vec<(PathBuf, FileKind)>> {
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p)?;
         if meta.is_file() {
-            out.push((p.clone(), FileKind::Dockerfile));
+            out.push((p.clone(), kind_of(p).unwrap_or(FileKind::Dockerfile)));
             continue;
         }
         let mut stack = vec![p.clone()];
@@ -65,8 +142,10 @@ pub fn discover(paths: &[PathBuf]) -> std::io::Result<Vec<(PathBuf, FileKind)>> 
                     if !SKIP_DIRS.contains(&name.as_str()) {
                         stack.push(path);
                     }
-                } else if ft.is_file() && is_dockerfile(&name) {
-                    out.push((path, FileKind::Dockerfile));
+                } else if ft.is_file() {
+                    if let Some(kind) = kind_of(&path) {
+                        out.push((path, kind));
+                    }
                 }
             }
         }

@@ -6,6 +6,7 @@ pub mod dockerfile;
 pub mod dockerignore;
 pub mod docs;
 pub mod rules;
+pub mod yaml;
 
 use caulk_report::lint::{LintFinding, LintSkipped};
 use caulk_rules::Scanner;
@@ -83,4 +84,58 @@ pub fn lint_dockerfile_file(
         }
     }
     (FileOutcome::Linted(linted), Some(text))
+}
+
+/// Lints one file of any kind caulk knows (see [`discover::kind_of`]).
+pub fn lint_file(
+    path: &Path,
+    shown: &str,
+    kind: discover::FileKind,
+    scanner: &mut Scanner,
+    with_context: bool,
+) -> (FileOutcome, Option<String>) {
+    use discover::FileKind;
+    let target = match kind {
+        FileKind::Dockerfile => return lint_dockerfile_file(path, shown, scanner, with_context),
+        FileKind::Compose => rules::Target::Compose,
+        FileKind::Kubernetes => rules::Target::Kubernetes,
+        FileKind::Ci => rules::Target::Ci,
+    };
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            return (
+                FileOutcome::Skipped(LintSkipped {
+                    path: shown.into(),
+                    reason: format!("cannot read: {e}"),
+                }),
+                None,
+            )
+        }
+    };
+    let linted = rules::lint_text_file(shown, &text, target, scanner);
+    (FileOutcome::Linted(linted), Some(text))
+}
+
+/// The file's text with every secret the rules find masked after its first four characters, same
+/// length, so that code frames keep their columns and never show a whole secret.
+pub fn mask_secrets(text: &str, path: &str, scanner: &mut Scanner) -> String {
+    let mut found = Vec::new();
+    scanner.scan(
+        text.as_bytes(),
+        &caulk_rules::Context {
+            path: Some(path),
+            binary: false,
+        },
+        &mut found,
+    );
+    let mut bytes = text.as_bytes().to_vec();
+    for m in found {
+        for b in bytes[m.secret.clone()].iter_mut().skip(4) {
+            if *b != b'\n' && *b != b'\r' && b.is_ascii() {
+                *b = b'*';
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }

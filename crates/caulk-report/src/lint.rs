@@ -161,11 +161,48 @@ pub fn code_frame(source: &str, loc: &LintLocation) -> String {
     out
 }
 
+/// Replaces the characters of `text` from (line, column) to (end_line, end_column) after the
+/// first four with `*`, keeping every other column where it was.
+pub fn mask_region(text: &str, loc: &LintLocation) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut line, mut col) = (1usize, 1usize);
+    let mut kept = 0;
+    for c in text.chars() {
+        let inside =
+            (line, col) >= (loc.line, loc.column) && (line, col) < (loc.end_line, loc.end_column);
+        if inside && c != '\n' && c != '\r' {
+            kept += 1;
+            out.push(if kept <= 4 { c } else { '*' });
+        } else {
+            out.push(c);
+        }
+        if c == '\n' {
+            line += 1;
+            col = 1;
+        } else {
+            col += 1;
+        }
+    }
+    out
+}
+
 fn text(
     report: &LintReport,
     sources: &BTreeMap<String, String>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    // Code frames never show a whole secret: the regions of findings about a secret are masked.
+    let mut masked: BTreeMap<&str, String> = BTreeMap::new();
+    for f in report.findings.iter().filter(|f| f.fingerprint.is_some()) {
+        let l = &f.location;
+        if let Some(src) = masked
+            .get(l.path.as_str())
+            .cloned()
+            .or_else(|| sources.get(&l.path).cloned())
+        {
+            masked.insert(l.path.as_str(), mask_region(&src, l));
+        }
+    }
     for f in &report.findings {
         let l = &f.location;
         writeln!(
@@ -179,7 +216,7 @@ fn text(
             f.rule_name,
             f.message
         )?;
-        if let Some(src) = sources.get(&l.path) {
+        if let Some(src) = masked.get(l.path.as_str()).or_else(|| sources.get(&l.path)) {
             write!(out, "{}", code_frame(src, l))?;
         }
         let fix = match f.fix {
@@ -274,6 +311,23 @@ fn sarif(report: &LintReport, out: &mut dyn Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mask_keeps_columns_and_hides_all_but_four() {
+        let loc = LintLocation {
+            kind: "dockerfile".into(),
+            path: "D".into(),
+            line: 2,
+            column: 11,
+            end_line: 2,
+            end_column: 21,
+            key: None,
+        };
+        assert_eq!(
+            mask_region("FROM x\nENV TOKEN=abcdefghij rest\n", &loc),
+            "FROM x\nENV TOKEN=abcd****** rest\n"
+        );
+    }
 
     #[test]
     fn code_frame_underlines_the_span() {

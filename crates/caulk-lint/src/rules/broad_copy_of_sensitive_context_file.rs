@@ -2,7 +2,7 @@
 //! `.dockerignore` does not exclude it.
 
 use super::names::sensitive_file;
-use super::{Checker, RuleInfo, Target};
+use super::{Check, Checker, RuleInfo, Target};
 use caulk_rules::Severity;
 
 pub(crate) static RULE: RuleInfo = RuleInfo {
@@ -12,7 +12,7 @@ pub(crate) static RULE: RuleInfo = RuleInfo {
     summary: "COPY . (or ADD .) brings a credentials file from the build context",
     docs: DOCS,
     target: Target::Dockerfile,
-    check,
+    check: Check::Dockerfile(check),
 };
 
 const DOCS: &str = r#"## What it does

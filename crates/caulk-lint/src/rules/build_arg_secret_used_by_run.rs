@@ -1,7 +1,7 @@
 //! CK104: a build arg that carries a secret, followed by a `RUN` that records it in the history.
 
 use super::names::{harmless_value, secret_name};
-use super::{Checker, RuleInfo, Target};
+use super::{Check, Checker, RuleInfo, Target};
 use caulk_report::lint::FixSafety;
 use caulk_rules::Severity;
 
@@ -12,7 +12,7 @@ pub(crate) static RULE: RuleInfo = RuleInfo {
     summary: "A secret build arg in scope of a RUN, which records it in the image history",
     docs: DOCS,
     target: Target::Dockerfile,
-    check,
+    check: Check::Dockerfile(check),
 };
 
 const DOCS: &str = r#"## What it does

@@ -1,7 +1,7 @@
 //! CK106: `COPY`/`ADD` of a file that holds credentials (`.env`, `id_rsa`, `.npmrc`, ...).
 
 use super::names::sensitive_file;
-use super::{Checker, RuleInfo, Target};
+use super::{Check, Checker, RuleInfo, Target};
 use caulk_rules::Severity;
 
 pub(crate) static RULE: RuleInfo = RuleInfo {
@@ -11,7 +11,7 @@ pub(crate) static RULE: RuleInfo = RuleInfo {
     summary: "COPY or ADD of a credentials file (.env, SSH key, .npmrc, kubeconfig, ...)",
     docs: DOCS,
     target: Target::Dockerfile,
-    check,
+    check: Check::Dockerfile(check),
 };
 
 const DOCS: &str = r#"## What it does

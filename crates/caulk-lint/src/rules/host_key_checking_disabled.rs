@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::{Checker, RuleInfo, Target};
+use super::{Check, Checker, RuleInfo, Target};
 use caulk_rules::Severity;
 
 pub(crate) static RULE: RuleInfo = RuleInfo {
@@ -14,7 +14,7 @@ pub(crate) static RULE: RuleInfo = RuleInfo {
     summary: "StrictHostKeyChecking no or UserKnownHostsFile=/dev/null",
     docs: DOCS,
     target: Target::Dockerfile,
-    check,
+    check: Check::Dockerfile(check),
 };
 
 const DOCS: &str = r#"## What it does

@@ -10,16 +10,25 @@ use crate::dockerfile::{Dockerfile, Instruction};
 
 mod broad_copy_of_sensitive_context_file;
 mod build_arg_secret_used_by_run;
+mod committed_kubernetes_secret;
 mod copy_of_sensitive_file;
 mod host_key_checking_disabled;
 mod inline_credentials_in_run;
+mod secret_build_arg_in_ci;
 mod secret_in_arg_or_env_value;
+mod secret_in_compose_environment;
+mod secret_in_configmap;
 mod secret_in_dockerfile;
+mod secret_in_kubernetes_env_value;
 mod secret_mount_copied_into_image;
 mod secret_name_in_arg_or_env;
 mod secret_removed_in_later_layer;
+mod ssh_directory_bind_mount;
+mod ssh_directory_host_path;
+mod ssh_directory_in_docker_run;
 mod ssh_mount_without_known_hosts;
 mod world_readable_secret_mount;
+mod yaml_walk;
 
 pub(crate) mod names;
 
@@ -27,6 +36,18 @@ pub(crate) mod names;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Dockerfile,
+    /// Docker Compose files.
+    Compose,
+    /// Kubernetes manifests (every document of a multi-document YAML).
+    Kubernetes,
+    /// CI files and scripts: shell scripts, Makefiles, GitHub Actions and GitLab CI YAML.
+    Ci,
+}
+
+/// How a rule checks: Dockerfile rules see the parsed Dockerfile; the others see the file's text.
+pub(crate) enum Check {
+    Dockerfile(fn(&mut Checker<'_>)),
+    File(fn(&mut FileChecker<'_>)),
 }
 
 /// One rule: its code, name, default severity, documentation and check.
@@ -38,7 +59,7 @@ pub struct RuleInfo {
     /// Markdown: What it does / Why is this bad / Example / Use instead / Fix safety.
     pub docs: &'static str,
     pub target: Target,
-    pub(crate) check: fn(&mut Checker<'_>),
+    pub(crate) check: Check,
 }
 
 /// Every rule, by code.
@@ -55,6 +76,14 @@ pub static RULES: &[&RuleInfo] = &[
     &ssh_mount_without_known_hosts::RULE,
     &host_key_checking_disabled::RULE,
     &world_readable_secret_mount::RULE,
+    &secret_in_compose_environment::RULE,
+    &ssh_directory_bind_mount::RULE,
+    &secret_in_kubernetes_env_value::RULE,
+    &secret_in_configmap::RULE,
+    &committed_kubernetes_secret::RULE,
+    &ssh_directory_host_path::RULE,
+    &secret_build_arg_in_ci::RULE,
+    &ssh_directory_in_docker_run::RULE,
 ];
 
 /// Looks a rule up by code (`CK101`) or name (`secret-in-env`).
@@ -165,9 +194,9 @@ impl<'a> Checker<'a> {
 
 /// Codes silenced by a `# caulk:ignore` or `# caulk:ignore=CK101,CK102` comment on the line
 /// before: `None` when there is no such comment, `Some(empty)` for all codes.
-fn suppressions(df: &Dockerfile) -> Vec<(usize, Option<Vec<String>>)> {
+fn comment_suppressions(text: &str) -> Vec<(usize, Option<Vec<String>>)> {
     let mut out = Vec::new();
-    for (n, line) in df.source.lines().enumerate() {
+    for (n, line) in text.lines().enumerate() {
         let t = line.trim();
         let Some(rest) = t.strip_prefix('#') else {
             continue;
@@ -187,6 +216,139 @@ fn suppressions(df: &Dockerfile) -> Vec<(usize, Option<Vec<String>>)> {
     out
 }
 
+/// What a text-file rule (Compose, Kubernetes, CI) sees, and where it reports. Spans are byte
+/// ranges of `text`.
+pub struct FileChecker<'a> {
+    pub(crate) path: &'a str,
+    pub(crate) text: &'a str,
+    /// The location kind reported (`compose`, `kubernetes`, `ci`).
+    pub(crate) kind: &'static str,
+    pub(crate) scanner: &'a mut Scanner,
+    rule: &'static RuleInfo,
+    out: Vec<LintFinding>,
+}
+
+impl FileChecker<'_> {
+    /// (1-based line, 1-based column in characters) of a byte offset of `text`.
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
+        line_col(self.text, offset)
+    }
+
+    /// Runs the secret rules over `value` (a value found in this file): (range in `value`, rule
+    /// name).
+    pub(crate) fn secrets_in(&mut self, value: &str) -> Vec<(Range<usize>, String)> {
+        let mut matches = Vec::new();
+        let ctx = Context {
+            path: Some(self.path),
+            binary: false,
+        };
+        self.scanner.scan(value.as_bytes(), &ctx, &mut matches);
+        let set = self.scanner.rule_set();
+        matches
+            .into_iter()
+            .map(|m| (m.secret, set.rule(m.rule).name.clone()))
+            .collect()
+    }
+
+    /// Reports a finding at byte range `span` of the file, about `key` (a YAML key, variable or
+    /// command) when there is one.
+    pub(crate) fn report(
+        &mut self,
+        span: Range<usize>,
+        key: Option<String>,
+        message: String,
+        remediation: String,
+        secret: Option<SecretValue<'_>>,
+    ) {
+        let (line, column) = self.line_col(span.start);
+        let (end_line, end_column) = self.line_col(span.end);
+        self.out.push(LintFinding {
+            rule_id: self.rule.code.into(),
+            rule_name: self.rule.name.into(),
+            severity: self.rule.severity,
+            message,
+            fingerprint: secret
+                .as_ref()
+                .map(|s| caulk_report::redact::fingerprint(s.bytes)),
+            preview: secret.map(|s| caulk_report::redact::preview(s.bytes)),
+            location: LintLocation {
+                kind: self.kind.into(),
+                path: self.path.into(),
+                line,
+                column,
+                end_line,
+                end_column,
+                key,
+            },
+            remediation,
+            fix: None,
+        });
+    }
+}
+
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[start..].chars().count() + 1)
+}
+
+/// Runs the rules of `target` on a text file. `# caulk:ignore[=CODE,...]` on the line before a
+/// finding silences it, as in Dockerfiles.
+pub fn lint_text_file(path: &str, text: &str, target: Target, scanner: &mut Scanner) -> Linted {
+    let kind = match target {
+        Target::Dockerfile => "dockerfile",
+        Target::Compose => "compose",
+        Target::Kubernetes => "kubernetes",
+        Target::Ci => "ci",
+    };
+    let mut all = Vec::new();
+    for rule in RULES.iter().copied().filter(|r| r.target == target) {
+        let Check::File(check) = rule.check else {
+            continue;
+        };
+        let mut checker = FileChecker {
+            path,
+            text,
+            kind,
+            scanner: &mut *scanner,
+            rule,
+            out: Vec::new(),
+        };
+        check(&mut checker);
+        all.extend(checker.out);
+    }
+    let ignores = comment_suppressions(text);
+    let before = all.len();
+    all.retain(|f| {
+        !ignores.iter().any(|(line, codes)| {
+            *line == f.location.line
+                && match codes {
+                    None => true,
+                    Some(c) => c.iter().any(|c| {
+                        c.eq_ignore_ascii_case(&f.rule_id) || c.eq_ignore_ascii_case(&f.rule_name)
+                    }),
+                }
+        })
+    });
+    let suppressed = before - all.len();
+    all.sort_by(|a, b| {
+        (a.location.line, a.location.column, &a.rule_id).cmp(&(
+            b.location.line,
+            b.location.column,
+            &b.rule_id,
+        ))
+    });
+    Linted {
+        findings: all,
+        suppressed,
+    }
+}
+
 /// The result of linting one Dockerfile.
 pub struct Linted {
     pub findings: Vec<LintFinding>,
@@ -203,9 +365,9 @@ pub fn lint_dockerfile(
 ) -> Linted {
     let mut all = Vec::new();
     for rule in RULES.iter().copied() {
-        if rule.target != Target::Dockerfile {
+        let Check::Dockerfile(check) = rule.check else {
             continue;
-        }
+        };
         let mut checker = Checker {
             path,
             df,
@@ -214,11 +376,11 @@ pub fn lint_dockerfile(
             rule,
             out: Vec::new(),
         };
-        (rule.check)(&mut checker);
+        check(&mut checker);
         all.extend(checker.out);
     }
     // An ignore comment covers the instruction that starts on the next line.
-    let ignores = suppressions(df);
+    let ignores = comment_suppressions(&df.source);
     let covered = |f: &LintFinding| {
         let ins_start = df
             .instructions

@@ -145,6 +145,74 @@ pub(crate) fn sensitive_file(path: &str) -> Option<&'static str> {
     })
 }
 
+/// A YAML key named like a secret: [`secret_name`] with `.` and `-` read as `_`, so that
+/// `db.password` and `api-key` count as well as `DB_PASSWORD`.
+pub(crate) fn secret_key(key: &str) -> bool {
+    secret_name(&key.replace(['.', '-'], "_"))
+}
+
+/// caulk's global allowlist (`caulk-rules/data/allowlist.yml`): published example values and
+/// placeholder shapes, so that a rule that looks at values by name skips what the secret rules
+/// skip.
+fn allowlist() -> &'static (Vec<String>, Option<regex::bytes::RegexSet>) {
+    static A: OnceLock<(Vec<String>, Option<regex::bytes::RegexSet>)> = OnceLock::new();
+    A.get_or_init(|| {
+        let docs = crate::yaml::parse_documents(caulk_rules::BUILTIN_ALLOWLIST).unwrap_or_default();
+        let list = |key: &str| -> Vec<String> {
+            docs.first()
+                .and_then(|d| d.get(key))
+                .and_then(|n| n.as_seq())
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect()
+        };
+        let placeholders = regex::bytes::RegexSetBuilder::new(list("placeholders"))
+            .unicode(false)
+            .build()
+            .ok();
+        (list("values"), placeholders)
+    })
+}
+
+/// Whether a value written next to a secret-looking name could be the credential itself: not
+/// empty, not a reference (`$VAR`, `${VAR}`, `$(VAR)`, `{{ x }}`), not a placeholder or published
+/// example that caulk's allowlist knows (`changeme`, `<password>`, `xxxxx`, `REDACTED`, ...), not
+/// a path, boolean, number, version, fingerprint or duration (`30s`, `512Mi`), not a URL without
+/// credentials.
+pub(crate) fn literal_value(value: &str) -> bool {
+    let v = value.trim().trim_matches(['"', '\'']).trim();
+    if v.is_empty() || harmless_value(v) || !caulk_rules::validate::not_reference(v.as_bytes()) {
+        return false;
+    }
+    static DURATION: OnceLock<Regex> = OnceLock::new();
+    let duration = DURATION.get_or_init(|| {
+        Regex::new(r"^[0-9]+(?:\.[0-9]+)?(?:ns|us|ms|s|m|h|d|w|[kKMGTPE]i?[bB]?)$").unwrap()
+    });
+    if duration.is_match(v) {
+        return false;
+    }
+    let (values, placeholders) = allowlist();
+    !(values.iter().any(|x| x == v)
+        || placeholders
+            .as_ref()
+            .is_some_and(|p| p.is_match(v.as_bytes())))
+}
+
+/// Whether a host path is an SSH directory or a private key in one: `~/.ssh`, `$HOME/.ssh`,
+/// `${HOME}/.ssh/`, `/root/.ssh`, `/home/alice/.ssh`, `./.ssh`, `~/.ssh/id_ed25519`. Files that
+/// hold no secret (`~/.ssh/known_hosts`, `~/.ssh/config`, `id_*.pub`) do not count.
+pub(crate) fn ssh_key_path(path: &str) -> bool {
+    let p = path.trim().trim_matches(['"', '\'']).replace('\\', "/");
+    let p = p.trim_end_matches('/');
+    let mut parts = p.rsplit('/');
+    let last = parts.next().unwrap_or("");
+    if last == ".ssh" {
+        return true;
+    }
+    parts.next() == Some(".ssh") && last.starts_with("id_") && !last.ends_with(".pub")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +298,56 @@ mod tests {
         ] {
             assert!(sensitive_file(p).is_none(), "{p}");
         }
+    }
+
+    #[test]
+    fn literal_values_and_ssh_paths() {
+        for v in ["hunter2", "S3cr3tPw9x", "'Kd93jLqPw0zX'", "app-user-pass-1"] {
+            assert!(literal_value(v), "{v}");
+        }
+        for v in [
+            "",
+            "${DB_PASSWORD}",
+            "$TOKEN",
+            "$(DB_PASSWORD)",
+            "{{ .Values.password }}",
+            "changeme",
+            "<your-token>",
+            "xxxxxxxx",
+            "REDACTED",
+            "true",
+            "/run/secrets/db",
+            "30s",
+            "512Mi",
+            "https://auth.example.com/token",
+            "Bearer ${TOKEN}",
+        ] {
+            assert!(!literal_value(v), "{v}");
+        }
+        for p in [
+            "~/.ssh",
+            "$HOME/.ssh",
+            "${HOME}/.ssh/",
+            "/root/.ssh",
+            "/home/alice/.ssh",
+            "./.ssh",
+            "~/.ssh/id_ed25519",
+            "\"/root/.ssh\"",
+        ] {
+            assert!(ssh_key_path(p), "{p}");
+        }
+        for p in [
+            "~/.ssh/known_hosts",
+            "~/.ssh/config",
+            "~/.ssh/id_rsa.pub",
+            "/etc/ssh",
+            "ssh",
+            "./ssh-keys",
+        ] {
+            assert!(!ssh_key_path(p), "{p}");
+        }
+        assert!(
+            secret_key("db.password") && secret_key("api-key") && !secret_key("db.password-file")
+        );
     }
 }

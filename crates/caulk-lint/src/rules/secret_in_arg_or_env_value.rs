@@ -1,6 +1,6 @@
 //! CK102: a literal secret as an `ARG` default, an `ENV` value or a `LABEL`.
 
-use super::{Checker, RuleInfo, SecretValue, Target};
+use super::{Check, Checker, RuleInfo, SecretValue, Target};
 use caulk_rules::Severity;
 
 pub(crate) static RULE: RuleInfo = RuleInfo {
@@ -10,7 +10,7 @@ pub(crate) static RULE: RuleInfo = RuleInfo {
     summary: "A literal secret as an ARG default, an ENV value or a LABEL",
     docs: DOCS,
     target: Target::Dockerfile,
-    check,
+    check: Check::Dockerfile(check),
 };
 
 const DOCS: &str = r#"## What it does

@@ -1,6 +1,6 @@
 //! CK103: a literal secret anywhere else in the Dockerfile (RUN commands, heredocs, comments).
 
-use super::{Checker, RuleInfo, SecretValue, Target};
+use super::{Check, Checker, RuleInfo, SecretValue, Target};
 use caulk_rules::Severity;
 
 pub(crate) static RULE: RuleInfo = RuleInfo {
@@ -10,7 +10,7 @@ pub(crate) static RULE: RuleInfo = RuleInfo {
     summary: "A literal secret in a RUN command, a heredoc or a comment",
     docs: DOCS,
     target: Target::Dockerfile,
-    check,
+    check: Check::Dockerfile(check),
 };
 
 const DOCS: &str = r#"## What it does

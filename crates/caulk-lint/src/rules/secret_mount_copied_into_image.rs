@@ -1,6 +1,6 @@
 //! CK109: a secret mount whose content is copied into the image.
 
-use super::{Checker, RuleInfo, Target};
+use super::{Check, Checker, RuleInfo, Target};
 use crate::dockerfile::MountKind;
 use caulk_rules::Severity;
 
@@ -11,7 +11,7 @@ pub(crate) static RULE: RuleInfo = RuleInfo {
     summary: "A RUN copies a secret mount's content into a file of the layer",
     docs: DOCS,
     target: Target::Dockerfile,
-    check,
+    check: Check::Dockerfile(check),
 };
 
 const DOCS: &str = r#"## What it does

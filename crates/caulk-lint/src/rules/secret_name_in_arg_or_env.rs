@@ -1,7 +1,7 @@
 //! CK101: an `ARG` or `ENV` whose name says it holds a secret.
 
 use super::names::{harmless_value, secret_name};
-use super::{Checker, RuleInfo, Target};
+use super::{Check, Checker, RuleInfo, Target};
 use caulk_rules::Severity;
 
 pub(crate) static RULE: RuleInfo = RuleInfo {
@@ -11,7 +11,7 @@ pub(crate) static RULE: RuleInfo = RuleInfo {
     summary: "An ARG or ENV named like a secret (TOKEN, PASSWORD, API_KEY, ...)",
     docs: DOCS,
     target: Target::Dockerfile,
-    check,
+    check: Check::Dockerfile(check),
 };
 
 const DOCS: &str = r#"## What it does

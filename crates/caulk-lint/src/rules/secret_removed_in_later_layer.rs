@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::names::sensitive_file;
-use super::{Checker, RuleInfo, Target};
+use super::{Check, Checker, RuleInfo, Target};
 use caulk_rules::Severity;
 
 pub(crate) static RULE: RuleInfo = RuleInfo {
@@ -15,7 +15,7 @@ pub(crate) static RULE: RuleInfo = RuleInfo {
     summary: "A secret deleted by a later RUN: it stays in the earlier layer",
     docs: DOCS,
     target: Target::Dockerfile,
-    check,
+    check: Check::Dockerfile(check),
 };
 
 const DOCS: &str = r#"## What it does

@@ -1,6 +1,6 @@
 //! CK110: `RUN --mount=type=ssh` with no `known_hosts` seeded before it.
 
-use super::{Checker, RuleInfo, Target};
+use super::{Check, Checker, RuleInfo, Target};
 use crate::dockerfile::MountKind;
 use caulk_rules::Severity;
 
@@ -11,7 +11,7 @@ pub(crate) static RULE: RuleInfo = RuleInfo {
     summary: "An ssh mount used without seeding known_hosts first (ssh-keyscan)",
     docs: DOCS,
     target: Target::Dockerfile,
-    check,
+    check: Check::Dockerfile(check),
 };
 
 const DOCS: &str = r#"## What it does

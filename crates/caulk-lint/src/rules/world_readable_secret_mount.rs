@@ -1,6 +1,6 @@
 //! CK112: a secret or ssh mount with a world-readable `mode`.
 
-use super::{Checker, RuleInfo, Target};
+use super::{Check, Checker, RuleInfo, Target};
 use crate::dockerfile::MountKind;
 use caulk_rules::Severity;
 
@@ -11,7 +11,7 @@ pub(crate) static RULE: RuleInfo = RuleInfo {
     summary: "A secret or ssh mount whose mode lets every user read it",
     docs: DOCS,
     target: Target::Dockerfile,
-    check,
+    check: Check::Dockerfile(check),
 };
 
 const DOCS: &str = r#"## What it does
