@@ -16,6 +16,7 @@ mod host_key_checking_disabled;
 mod inline_credentials_in_run;
 mod secret_build_arg_in_ci;
 mod secret_in_arg_or_env_value;
+mod secret_in_build_stage;
 mod secret_in_compose_environment;
 mod secret_in_configmap;
 mod secret_in_dockerfile;
@@ -76,6 +77,7 @@ pub static RULES: &[&RuleInfo] = &[
     &ssh_mount_without_known_hosts::RULE,
     &host_key_checking_disabled::RULE,
     &world_readable_secret_mount::RULE,
+    &secret_in_build_stage::RULE,
     &secret_in_compose_environment::RULE,
     &ssh_directory_bind_mount::RULE,
     &secret_in_kubernetes_env_value::RULE,
