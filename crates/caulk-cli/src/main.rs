@@ -2,6 +2,7 @@
 
 mod config;
 mod exit_codes;
+mod fix;
 mod lint;
 mod opts;
 
@@ -40,6 +41,7 @@ fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Image(args) => image(&args),
         Command::Lint(args) => lint::run(&args),
+        Command::Fix(args) => fix::run(&args),
         Command::Rules(RulesCommand::Check { files }) => check_rules(&files),
         Command::Rules(RulesCommand::List { config }) => {
             let (_, rules) = configured(config.as_deref())?;

@@ -19,9 +19,23 @@ pub enum Command {
     Image(ImageArgs),
     /// Lint Dockerfiles and their build contexts for secret leaks, before any build.
     Lint(LintArgs),
+    /// Rewrite Dockerfiles (and .dockerignore) to the safe form: a diff by default.
+    Fix(FixArgs),
     /// List or show the detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct FixArgs {
+    /// Dockerfiles, or directories to search for them (default: the current directory).
+    pub paths: Vec<PathBuf>,
+    /// Apply the fixes to the files instead of printing a diff.
+    #[arg(long)]
+    pub write: bool,
+    /// Also apply unsafe fixes (they change how the build must be run, e.g. `--secret`).
+    #[arg(long = "unsafe")]
+    pub unsafe_fixes: bool,
 }
 
 #[derive(Args, Debug)]

@@ -5,6 +5,7 @@ pub mod discover;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod docs;
+pub mod fix;
 pub mod rules;
 pub mod yaml;
 
