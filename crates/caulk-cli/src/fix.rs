@@ -18,6 +18,8 @@ pub fn run(args: &FixArgs) -> Result<i32> {
         args.paths.clone()
     };
     let files = discover(&paths).context("finding Dockerfiles")?;
+    let (_, rules) = crate::configured(None)?;
+    let mut scanner = rules.scanner();
     let mut out = std::io::stdout().lock();
     let (mut applied, mut held_back) = (0usize, 0usize);
     for (path, _) in files.iter().filter(|(_, k)| *k == FileKind::Dockerfile) {
@@ -42,12 +44,25 @@ pub fn run(args: &FixArgs) -> Result<i32> {
         let ignore_path = caulk_lint::dockerignore::find_ignore_file(dir, Some(path))
             .unwrap_or_else(|| dir.join(".dockerignore"));
         let ignore_text = std::fs::read_to_string(&ignore_path).unwrap_or_default();
+        let mut is_secret = |text: &str| {
+            let mut found = Vec::new();
+            scanner.scan(
+                text.as_bytes(),
+                &caulk_rules::Context {
+                    path: Some(&shown),
+                    binary: false,
+                },
+                &mut found,
+            );
+            !found.is_empty()
+        };
         let fixes = plan(
             &df,
             &ignore_text,
             context
                 .as_ref()
                 .map(|c| c as &dyn caulk_lint::rules::BuildContext),
+            &mut is_secret,
         );
         let (chosen, skipped): (Vec<_>, Vec<_>) = fixes
             .iter()

@@ -136,3 +136,37 @@ fn fixed_build_arg_dockerfile_builds_with_the_printed_secret_and_scans_clean() {
     let text = String::from_utf8_lossy(&lint.stdout);
     assert!(!text.contains("CK104") && !text.contains("CK101"), "{text}");
 }
+
+#[test]
+fn fixed_env_containerfile_builds_and_scans_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = tmp.path().join("ctx");
+    let store = tmp.path().join("store");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::create_dir_all(&store).unwrap();
+    let fixture = repo_root().join("tests/fixtures/images/env");
+    for f in ["Containerfile", "app.txt"] {
+        std::fs::copy(fixture.join(f), ctx.join(f)).unwrap();
+    }
+    let (code, before) = build_and_scan(&ctx, &store, &[], "env-before");
+    assert_eq!(code, 1, "the unfixed image leaks: {before}");
+
+    let out = caulk(&[
+        "fix",
+        "--unsafe",
+        "--write",
+        ctx.join("Containerfile").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("docker run -e GITHUB_TOKEN"), "{stdout}");
+    let fixed = std::fs::read_to_string(ctx.join("Containerfile")).unwrap();
+    assert!(fixed.contains("ENV APP_MODE=production"), "{fixed}");
+    assert!(
+        !fixed.contains("GITHUB_TOKEN") && !fixed.contains("AWS_"),
+        "{fixed}"
+    );
+
+    let (code, after) = build_and_scan(&ctx, &store, &[], "env-after");
+    assert_eq!(code, 0, "the fixed image is clean: {after}");
+}

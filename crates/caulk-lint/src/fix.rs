@@ -39,10 +39,17 @@ pub struct Fix {
 }
 
 /// The fixes caulk knows for this Dockerfile. `ignore_text` is the current `.dockerignore` (empty
-/// when there is none); `context` lists the build context.
-pub fn plan(df: &Dockerfile, ignore_text: &str, context: Option<&dyn BuildContext>) -> Vec<Fix> {
+/// when there is none); `context` lists the build context; `is_secret` tells whether a
+/// `KEY=value` text holds a secret (caulk's detection rules).
+pub fn plan(
+    df: &Dockerfile,
+    ignore_text: &str,
+    context: Option<&dyn BuildContext>,
+    is_secret: &mut dyn FnMut(&str) -> bool,
+) -> Vec<Fix> {
     let mut fixes = Vec::new();
     build_arg_secrets(df, &mut fixes);
+    env_secrets(df, is_secret, &mut fixes);
     known_hosts(df, &mut fixes);
     if let Some(ctx) = context {
         dockerignore_entries(df, ignore_text, ctx, &mut fixes);
@@ -171,6 +178,63 @@ fn build_arg_secrets(df: &Dockerfile, fixes: &mut Vec<Fix>) {
                 ],
             });
         }
+    }
+}
+
+/// CK101/CK102: `ENV` secrets are removed; the value must come at run time instead.
+fn env_secrets(df: &Dockerfile, is_secret: &mut dyn FnMut(&str) -> bool, fixes: &mut Vec<Fix>) {
+    for ins in df.instructions.iter().filter(|i| i.name == "env") {
+        let secret: Vec<&crate::dockerfile::Pair> = ins
+            .pairs
+            .iter()
+            .filter(|p| {
+                let v = p.value.as_ref().map_or("", |v| v.value.as_str());
+                (secret_name(&p.key.value) && !harmless_value(v))
+                    || is_secret(&format!("{}={v}", p.key.value))
+            })
+            .collect();
+        if secret.is_empty() {
+            continue;
+        }
+        let mut edits = Vec::new();
+        if secret.len() == ins.pairs.len() {
+            edits.push(Edit {
+                file: FileRef::Dockerfile,
+                range: whole_lines(&df.source, ins.span.clone()),
+                replacement: String::new(),
+            });
+        } else {
+            for p in &secret {
+                let end = p.value.as_ref().map_or(p.key.span.end, |v| v.span.end);
+                let mut start = p.key.span.start;
+                while start > 0 && matches!(df.source.as_bytes()[start - 1], b' ' | b'\t') {
+                    start -= 1;
+                }
+                edits.push(Edit {
+                    file: FileRef::Dockerfile,
+                    range: start..end,
+                    replacement: String::new(),
+                });
+            }
+        }
+        let names: Vec<&str> = secret.iter().map(|p| p.key.value.as_str()).collect();
+        let first = names[0];
+        let lower = first.to_ascii_lowercase();
+        fixes.push(Fix {
+            rule_id: "CK102",
+            safety: FixSafety::Unsafe,
+            description: format!(
+                "remove ENV {} at line {} (rotate the value: it is in every image built so far)",
+                names.join(", "),
+                ins.start_line
+            ),
+            edits,
+            instructions: vec![
+                format!("give it at run time: docker run -e {first} ... (value from the host environment)"),
+                format!("Compose: environment: [{first}] (passed through from the host), or secrets: [{lower}] with a top-level secrets: {{{lower}: {{environment: {first}}}}}"),
+                format!("Kubernetes: env: [{{name: {first}, valueFrom: {{secretKeyRef: {{name: app-secrets, key: {lower}}}}}}}]"),
+            ],
+        });
     }
 }
 
@@ -337,7 +401,7 @@ mod tests {
 
     fn fixed(src: &str) -> (String, Vec<Fix>) {
         let df = parse(src).unwrap();
-        let fixes = plan(&df, "", None);
+        let fixes = plan(&df, "", None, &mut |kv: &str| kv.contains("ghp_"));
         let edits: Vec<&Edit> = fixes.iter().flat_map(|f| f.edits.iter()).collect();
         (apply(src, &edits), fixes)
     }
@@ -379,6 +443,17 @@ mod tests {
         assert_eq!(out, "FROM alpine\nRUN mkdir -p -m 0700 ~/.ssh && ssh-keyscan gitlab.example.com >> ~/.ssh/known_hosts\nRUN --mount=type=ssh git clone git@gitlab.example.com:acme/x.git\n");
         let (_, none) = fixed("FROM alpine\nRUN ssh-keyscan github.com >> ~/.ssh/known_hosts\nRUN --mount=type=ssh git clone git@github.com:a/b\n");
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn env_secrets_are_removed_and_the_rest_kept() {
+        let (out, fixes) = fixed("FROM x\nENV GITHUB_TOKEN=ghp_x APP_MODE=prod\nENV DB_PASSWORD=hunter2\nENV GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D\n");
+        assert_eq!(
+            out,
+            "FROM x\nENV APP_MODE=prod\nENV GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D\n"
+        );
+        assert_eq!(fixes.len(), 2);
+        assert!(fixes.iter().all(|f| f.safety == FixSafety::Unsafe));
     }
 
     #[test]
