@@ -84,21 +84,7 @@ fn whole_lines(source: &str, span: Range<usize>) -> Range<usize> {
 
 /// CK104: each secret build arg used by a `RUN` becomes a secret mount of that `RUN`.
 fn build_arg_secrets(df: &Dockerfile, fixes: &mut Vec<Fix>) {
-    let mut stage = 0usize;
-    let mut seen_from = false;
-    let staged: Vec<(usize, &crate::dockerfile::Instruction)> = df
-        .instructions
-        .iter()
-        .map(|i| {
-            if i.name == "from" {
-                if seen_from {
-                    stage += 1;
-                }
-                seen_from = true;
-            }
-            (stage, i)
-        })
-        .collect();
+    let staged: Vec<(usize, &crate::dockerfile::Instruction)> = df.staged().collect();
     for (k, (st, ins)) in staged.iter().enumerate() {
         if ins.name != "arg" {
             continue;

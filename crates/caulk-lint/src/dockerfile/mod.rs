@@ -154,6 +154,22 @@ impl Dockerfile {
         (line, before[line_start..].chars().count() + 1)
     }
 
+    /// Instructions with their stage index (0 for instructions before the first `FROM`, and for
+    /// the first stage).
+    pub fn staged(&self) -> impl Iterator<Item = (usize, &Instruction)> + '_ {
+        let mut stage = 0usize;
+        let mut seen_from = false;
+        self.instructions.iter().map(move |i| {
+            if i.name == "from" {
+                if seen_from {
+                    stage += 1;
+                }
+                seen_from = true;
+            }
+            (stage, i)
+        })
+    }
+
     /// The stages: indexes into `instructions` of each `FROM`.
     pub fn stages(&self) -> Vec<usize> {
         (0..self.instructions.len())

@@ -120,32 +120,12 @@ pub(crate) struct SecretValue<'s> {
 impl<'a> Checker<'a> {
     /// Instructions with their stage index (0 for instructions before the first `FROM`).
     pub(crate) fn staged(&self) -> impl Iterator<Item = (usize, &'a Instruction)> + 'a {
-        let mut stage = 0usize;
-        let mut seen_from = false;
-        self.df.instructions.iter().map(move |i| {
-            if i.name == "from" {
-                if seen_from {
-                    stage += 1;
-                }
-                seen_from = true;
-            }
-            (stage, i)
-        })
+        self.df.staged()
     }
 
     /// Runs the secret rules over `text`, as found in the Dockerfile at `path`.
     pub(crate) fn secrets_in(&mut self, text: &str) -> Vec<(Range<usize>, String)> {
-        let mut matches = Vec::new();
-        let ctx = Context {
-            path: Some(self.path),
-            binary: false,
-        };
-        self.scanner.scan(text.as_bytes(), &ctx, &mut matches);
-        let set = self.scanner.rule_set();
-        matches
-            .into_iter()
-            .map(|m| (m.secret, set.rule(m.rule).name.clone()))
-            .collect()
+        secrets_in(self.scanner, self.path, text)
     }
 
     pub(crate) fn report(
@@ -170,27 +150,24 @@ impl<'a> Checker<'a> {
     ) {
         let (line, column) = self.df.line_col(span.start);
         let (end_line, end_column) = self.df.line_col(span.end);
-        self.out.push(LintFinding {
-            rule_id: self.rule.code.into(),
-            rule_name: self.rule.name.into(),
+        let location = LintLocation {
+            kind: "dockerfile".into(),
+            path: self.path.into(),
+            line,
+            column,
+            end_line,
+            end_column,
+            key: None,
+        };
+        self.out.push(finding(
+            self.rule,
             severity,
+            location,
             message,
-            fingerprint: secret
-                .as_ref()
-                .map(|s| caulk_report::redact::fingerprint(s.bytes)),
-            preview: secret.map(|s| caulk_report::redact::preview(s.bytes)),
-            location: LintLocation {
-                kind: "dockerfile".into(),
-                path: self.path.into(),
-                line,
-                column,
-                end_line,
-                end_column,
-                key: None,
-            },
             remediation,
             fix,
-        });
+            secret,
+        ));
     }
 }
 
@@ -239,17 +216,7 @@ impl FileChecker<'_> {
     /// Runs the secret rules over `value` (a value found in this file): (range in `value`, rule
     /// name).
     pub(crate) fn secrets_in(&mut self, value: &str) -> Vec<(Range<usize>, String)> {
-        let mut matches = Vec::new();
-        let ctx = Context {
-            path: Some(self.path),
-            binary: false,
-        };
-        self.scanner.scan(value.as_bytes(), &ctx, &mut matches);
-        let set = self.scanner.rule_set();
-        matches
-            .into_iter()
-            .map(|m| (m.secret, set.rule(m.rule).name.clone()))
-            .collect()
+        secrets_in(self.scanner, self.path, value)
     }
 
     /// Reports a finding at byte range `span` of the file, about `key` (a YAML key, variable or
@@ -264,27 +231,77 @@ impl FileChecker<'_> {
     ) {
         let (line, column) = self.line_col(span.start);
         let (end_line, end_column) = self.line_col(span.end);
-        self.out.push(LintFinding {
-            rule_id: self.rule.code.into(),
-            rule_name: self.rule.name.into(),
-            severity: self.rule.severity,
+        let location = LintLocation {
+            kind: self.kind.into(),
+            path: self.path.into(),
+            line,
+            column,
+            end_line,
+            end_column,
+            key,
+        };
+        let severity = self.rule.severity;
+        self.out.push(finding(
+            self.rule,
+            severity,
+            location,
             message,
-            fingerprint: secret
-                .as_ref()
-                .map(|s| caulk_report::redact::fingerprint(s.bytes)),
-            preview: secret.map(|s| caulk_report::redact::preview(s.bytes)),
-            location: LintLocation {
-                kind: self.kind.into(),
-                path: self.path.into(),
-                line,
-                column,
-                end_line,
-                end_column,
-                key,
-            },
             remediation,
-            fix: None,
-        });
+            None,
+            secret,
+        ));
+    }
+}
+
+/// The secrets caulk's detection rules find in `text` (from the file at `path`): (range in `text`,
+/// rule name).
+fn secrets_in(scanner: &mut Scanner, path: &str, text: &str) -> Vec<(Range<usize>, String)> {
+    let mut matches = Vec::new();
+    let ctx = Context {
+        path: Some(path),
+        binary: false,
+    };
+    scanner.scan(text.as_bytes(), &ctx, &mut matches);
+    let set = scanner.rule_set();
+    matches
+        .into_iter()
+        .map(|m| (m.secret, set.rule(m.rule).name.clone()))
+        .collect()
+}
+
+/// A finding of `rule` with its region and, when it is about a secret, the secret's fingerprint and
+/// redacted preview.
+fn finding(
+    rule: &RuleInfo,
+    severity: Severity,
+    location: LintLocation,
+    message: String,
+    remediation: String,
+    fix: Option<FixSafety>,
+    secret: Option<SecretValue<'_>>,
+) -> LintFinding {
+    LintFinding {
+        rule_id: rule.code.into(),
+        rule_name: rule.name.into(),
+        severity,
+        message,
+        fingerprint: secret
+            .as_ref()
+            .map(|s| caulk_report::redact::fingerprint(s.bytes)),
+        preview: secret.map(|s| caulk_report::redact::preview(s.bytes)),
+        location,
+        remediation,
+        fix,
+    }
+}
+
+/// Whether an ignore comment's code list (`None`: every rule) covers `f`.
+fn covers(codes: &Option<Vec<String>>, f: &LintFinding) -> bool {
+    match codes {
+        None => true,
+        Some(c) => c
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&f.rule_id) || c.eq_ignore_ascii_case(&f.rule_name)),
     }
 }
 
@@ -327,15 +344,9 @@ pub fn lint_text_file(path: &str, text: &str, target: Target, scanner: &mut Scan
     let ignores = comment_suppressions(text);
     let before = all.len();
     all.retain(|f| {
-        !ignores.iter().any(|(line, codes)| {
-            *line == f.location.line
-                && match codes {
-                    None => true,
-                    Some(c) => c.iter().any(|c| {
-                        c.eq_ignore_ascii_case(&f.rule_id) || c.eq_ignore_ascii_case(&f.rule_name)
-                    }),
-                }
-        })
+        !ignores
+            .iter()
+            .any(|(line, codes)| *line == f.location.line && covers(codes, f))
     });
     let suppressed = before - all.len();
     all.sort_by(|a, b| {
@@ -390,13 +401,7 @@ pub fn lint_dockerfile(
             .find(|i| i.start_line <= f.location.line && f.location.line <= i.end_line)
             .map_or(f.location.line, |i| i.start_line);
         ignores.iter().any(|(line, codes)| {
-            (*line == ins_start || *line == f.location.line)
-                && match codes {
-                    None => true,
-                    Some(c) => c.iter().any(|c| {
-                        c.eq_ignore_ascii_case(&f.rule_id) || c.eq_ignore_ascii_case(&f.rule_name)
-                    }),
-                }
+            (*line == ins_start || *line == f.location.line) && covers(codes, f)
         })
     };
     let before = all.len();
