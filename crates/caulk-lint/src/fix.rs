@@ -91,12 +91,7 @@ fn build_arg_secrets(df: &Dockerfile, fixes: &mut Vec<Fix>) {
         }
         for pair in &ins.pairs {
             let name = &pair.key.value;
-            if !secret_name(name)
-                || pair
-                    .value
-                    .as_ref()
-                    .is_some_and(|v| harmless_value(&v.value))
-            {
+            if !crate::rules::build_arg_secret_used_by_run::secret_arg(pair) {
                 continue;
             }
             let runs: Vec<_> = staged[k + 1..]

@@ -53,12 +53,7 @@ fn check(cx: &mut Checker<'_>) {
         }
         for pair in &ins.pairs {
             let name = &pair.key.value;
-            if !secret_name(name)
-                || pair
-                    .value
-                    .as_ref()
-                    .is_some_and(|v| harmless_value(&v.value))
-            {
+            if !secret_arg(pair) {
                 continue;
             }
             let runs: Vec<_> = staged[k + 1..]
@@ -100,6 +95,15 @@ fn check(cx: &mut Checker<'_>) {
             );
         }
     }
+}
+
+/// An `ARG` named like a secret whose default (if any) is not obviously harmless.
+pub(crate) fn secret_arg(pair: &crate::dockerfile::Pair) -> bool {
+    secret_name(&pair.key.value)
+        && !pair
+            .value
+            .as_ref()
+            .is_some_and(|v| harmless_value(&v.value))
 }
 
 /// Whether shell text references `$name` or `${name...}`.

@@ -342,31 +342,38 @@ pub fn lint_text_file(path: &str, text: &str, target: Target, scanner: &mut Scan
         all.extend(checker.out);
     }
     let ignores = comment_suppressions(text);
-    let before = all.len();
-    all.retain(|f| {
-        !ignores
+    Linted::new(all, |f| {
+        ignores
             .iter()
             .any(|(line, codes)| *line == f.location.line && covers(codes, f))
-    });
-    let suppressed = before - all.len();
-    all.sort_by(|a, b| {
-        (a.location.line, a.location.column, &a.rule_id).cmp(&(
-            b.location.line,
-            b.location.column,
-            &b.rule_id,
-        ))
-    });
-    Linted {
-        findings: all,
-        suppressed,
-    }
+    })
 }
 
-/// The result of linting one Dockerfile.
+/// The result of linting one file.
 pub struct Linted {
     pub findings: Vec<LintFinding>,
     /// Findings silenced by `# caulk:ignore` comments.
     pub suppressed: usize,
+}
+
+impl Linted {
+    /// Drops the findings an ignore comment covers (counting them) and sorts the rest by place.
+    fn new(mut all: Vec<LintFinding>, covered: impl Fn(&LintFinding) -> bool) -> Linted {
+        let before = all.len();
+        all.retain(|f| !covered(f));
+        let suppressed = before - all.len();
+        all.sort_by(|a, b| {
+            (a.location.line, a.location.column, &a.rule_id).cmp(&(
+                b.location.line,
+                b.location.column,
+                &b.rule_id,
+            ))
+        });
+        Linted {
+            findings: all,
+            suppressed,
+        }
+    }
 }
 
 /// Runs every Dockerfile rule on a parsed Dockerfile.
@@ -404,18 +411,5 @@ pub fn lint_dockerfile(
             (*line == ins_start || *line == f.location.line) && covers(codes, f)
         })
     };
-    let before = all.len();
-    all.retain(|f| !covered(f));
-    let suppressed = before - all.len();
-    all.sort_by(|a, b| {
-        (a.location.line, a.location.column, &a.rule_id).cmp(&(
-            b.location.line,
-            b.location.column,
-            &b.rule_id,
-        ))
-    });
-    Linted {
-        findings: all,
-        suppressed,
-    }
+    Linted::new(all, covered)
 }
