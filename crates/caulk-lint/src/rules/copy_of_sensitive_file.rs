@@ -40,7 +40,10 @@ with `docker build --ssh default .`; for other files,
 file never reaches the build context.
 
 ## Fix safety
-`caulk fix --unsafe` replaces a copied SSH key used by `git clone`/`ssh` with an ssh mount; other
+`caulk fix --unsafe` replaces a copied SSH key (or `.ssh` directory) used by `git`, `ssh`, `scp`
+or an `ssh://` URL with `RUN --mount=type=ssh` on each `RUN` that uses it. It removes the `COPY`,
+the `rm`/`chmod` clean-up and `-i KEY` and `StrictHostKeyChecking no` options, seeds `known_hosts`
+with `ssh-keyscan` for the host (and port) used, and prints `docker build --ssh default`. Other
 cases need a hand-written secret mount.
 "#;
 

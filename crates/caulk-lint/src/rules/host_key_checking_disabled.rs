@@ -37,7 +37,9 @@ Seed `known_hosts` with `ssh-keyscan <host> >> ~/.ssh/known_hosts` (and check th
 copy a reviewed `known_hosts` file.
 
 ## Fix safety
-No automatic fix.
+`caulk fix --unsafe` removes the options (and `echo ... >> ssh_config` lines that set them) and
+seeds `known_hosts` with `ssh-keyscan` for the host the command uses. Unsafe: the build now fails
+when the host key changes, which is the point.
 "#;
 
 fn pattern() -> &'static Regex {

@@ -1,13 +1,14 @@
 //! `caulk fix`: rewrites a Dockerfile (and its `.dockerignore`) to the safe form, as edits on the
 //! original text, each fix marked safe or unsafe.
 
+mod ssh;
+
 use std::ops::Range;
-use std::sync::OnceLock;
 
 use caulk_report::lint::FixSafety;
-use regex::Regex;
+pub use ssh::{ssh_target, SshTarget};
 
-use crate::dockerfile::{Dockerfile, MountKind};
+use crate::dockerfile::Dockerfile;
 use crate::rules::names::{harmless_value, secret_name, sensitive_file};
 use crate::rules::BuildContext;
 
@@ -50,7 +51,7 @@ pub fn plan(
     let mut fixes = Vec::new();
     build_arg_secrets(df, &mut fixes);
     env_secrets(df, is_secret, &mut fixes);
-    known_hosts(df, &mut fixes);
+    ssh::plan(df, &mut fixes);
     if let Some(ctx) = context {
         dockerignore_entries(df, ignore_text, ctx, &mut fixes);
     }
@@ -216,70 +217,6 @@ fn env_secrets(df: &Dockerfile, is_secret: &mut dyn FnMut(&str) -> bool, fixes: 
                 format!("Kubernetes: env: [{{name: {first}, valueFrom: {{secretKeyRef: {{name: app-secrets, key: {lower}}}}}}}]"),
             ],
         });
-    }
-}
-
-fn ssh_host() -> &'static Regex {
-    static R: OnceLock<Regex> = OnceLock::new();
-    R.get_or_init(|| {
-        Regex::new(r"(?:\bgit@([A-Za-z0-9.-]+):|ssh://(?:[^@/\s]+@)?([A-Za-z0-9.-]+)|\bssh\s+(?:-\S+\s+)*(?:[^@\s]+@)([A-Za-z0-9.-]+))").unwrap()
-    })
-}
-
-/// CK110: seed `known_hosts` with `ssh-keyscan` before the first ssh mount of a stage that lacks it.
-fn known_hosts(df: &Dockerfile, fixes: &mut Vec<Fix>) {
-    let mut seeded = false;
-    for ins in &df.instructions {
-        if ins.name == "from" {
-            seeded = false;
-            continue;
-        }
-        let text = &ins.rest.value;
-        if text.contains("ssh-keyscan")
-            || (matches!(ins.name.as_str(), "copy" | "add") && text.contains("known_hosts"))
-        {
-            seeded = true;
-        }
-        if seeded || ins.name != "run" {
-            continue;
-        }
-        let ssh = ins
-            .mounts()
-            .into_iter()
-            .flatten()
-            .any(|m| m.kind == MountKind::Ssh);
-        if !ssh {
-            continue;
-        }
-        let Some(c) = ssh_host().captures(text) else {
-            continue;
-        };
-        let host = (1..=3)
-            .find_map(|g| c.get(g))
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_default();
-        let line_start = df.source[..ins.span.start].rfind('\n').map_or(0, |i| i + 1);
-        fixes.push(Fix {
-            rule_id: "CK110",
-            safety: FixSafety::Safe,
-            description: format!(
-                "seed known_hosts with ssh-keyscan {host} before the ssh mount at line {}",
-                ins.start_line
-            ),
-            edits: vec![Edit {
-                file: FileRef::Dockerfile,
-                range: line_start..line_start,
-                replacement: format!(
-                    "RUN mkdir -p -m 0700 ~/.ssh && ssh-keyscan {host} >> ~/.ssh/known_hosts\n"
-                ),
-            }],
-            instructions: vec![
-                "docker build --ssh default .".into(),
-                "buildah build --ssh default .".into(),
-                format!("check the scanned key against {host}'s published fingerprints"),
-            ],
-        });
-        seeded = true;
     }
 }
 
