@@ -124,7 +124,10 @@ pub fn run(args: &FixArgs) -> Result<i32> {
                 f.description
             )?;
             for i in &f.instructions {
-                writeln!(out, "  then build with: {i}")?;
+                writeln!(out, "  build: {i}")?;
+            }
+            for n in &f.notes {
+                writeln!(out, "  note: {n}")?;
             }
         }
     }

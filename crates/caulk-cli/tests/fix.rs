@@ -132,7 +132,7 @@ fn fixed_build_arg_dockerfile_builds_with_the_printed_secret_and_scans_clean() {
     assert!(stdout.contains("CK104 (unsafe) applied"), "{stdout}");
     let printed = stdout
         .lines()
-        .find_map(|l| l.trim().strip_prefix("then build with: buildah build "))
+        .find_map(|l| l.trim().strip_prefix("build: buildah build "))
         .expect("a buildah command is printed");
     assert!(
         printed.starts_with("--secret id=npm_token,src="),

@@ -35,8 +35,10 @@ pub struct Fix {
     pub safety: FixSafety,
     pub description: String,
     pub edits: Vec<Edit>,
-    /// How to build once the fix is applied (`docker build --secret ...`).
+    /// How to build once the fix is applied (`docker build --secret ...`), one command each.
     pub instructions: Vec<String>,
+    /// What else to do or check (CI forms, run-time injection, fingerprints to verify).
+    pub notes: Vec<String>,
 }
 
 /// The fixes caulk knows for this Dockerfile. `ignore_text` is the current `.dockerignore` (empty
@@ -154,10 +156,10 @@ fn build_arg_secrets(df: &Dockerfile, fixes: &mut Vec<Fix>) {
                 instructions: vec![
                     format!("docker build --secret id={id},env={name} ."),
                     format!("buildah build --secret id={id},src=<file holding {name}> ."),
-                    format!(
-                        "GitHub Actions (docker/build-push-action): secrets: |\n      {id}=${{{{ secrets.{name} }}}}"
-                    ),
                 ],
+                notes: vec![format!(
+                    "GitHub Actions (docker/build-push-action): secrets: |\n      {id}=${{{{ secrets.{name} }}}}"
+                )],
             });
         }
     }
@@ -211,7 +213,8 @@ fn env_secrets(df: &Dockerfile, is_secret: &mut dyn FnMut(&str) -> bool, fixes: 
                 ins.start_line
             ),
             edits,
-            instructions: vec![
+            instructions: Vec::new(),
+            notes: vec![
                 format!("give it at run time: docker run -e {first} ... (value from the host environment)"),
                 format!("Compose: environment: [{first}] (passed through from the host), or secrets: [{lower}] with a top-level secrets: {{{lower}: {{environment: {first}}}}}"),
                 format!("Kubernetes: env: [{{name: {first}, valueFrom: {{secretKeyRef: {{name: app-secrets, key: {lower}}}}}}}]"),
@@ -265,6 +268,7 @@ fn dockerignore_entries(
             replacement: add,
         }],
         instructions: Vec::new(),
+        notes: Vec::new(),
     });
 }
 

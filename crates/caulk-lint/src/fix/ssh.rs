@@ -400,17 +400,23 @@ fn keyscan_line(dir: &str, targets: &[SshTarget]) -> String {
     format!("RUN mkdir -p -m 0700 {dir} && {}\n", scans.join(" && "))
 }
 
-fn ssh_instructions(targets: &[SshTarget]) -> Vec<String> {
+fn ssh_instructions() -> Vec<String> {
+    vec![
+        "docker build --ssh default .".into(),
+        "buildah build --ssh default .".into(),
+    ]
+}
+
+fn ssh_notes(targets: &[SshTarget]) -> Vec<String> {
     let mut v = vec![
-        "docker build --ssh default .   (forwards your SSH agent: ssh-add the key first)".into(),
-        "buildah build --ssh default .  (or --ssh default=/path/to/key)".into(),
-        "GitHub Actions: webfactory/ssh-agent, then docker/build-push-action with `ssh: default`"
-            .into(),
+        "`--ssh default` forwards your SSH agent (`ssh-add` the key first); buildah also takes `--ssh default=/path/to/key`".into(),
+        "GitHub Actions: webfactory/ssh-agent, then docker/build-push-action with `ssh: default`".into(),
     ];
-    for t in targets {
+    let mut hosts: Vec<&str> = targets.iter().map(|t| t.host.as_str()).collect();
+    hosts.dedup();
+    for h in hosts {
         v.push(format!(
-            "check the key ssh-keyscan records against {}'s published fingerprints",
-            t.host
+            "check the host key ssh-keyscan records against {h}'s published fingerprints"
         ));
     }
     v
@@ -519,30 +525,34 @@ fn key_to_agent(df: &Dockerfile, stage: &[&Instruction]) -> Option<Fix> {
         dir
     };
     let copy = stage[first_copy];
-    let seeded_before_copy = stage
+    let before_copy = &stage[..first_copy];
+    let seeded_before_copy = before_copy.iter().any(|i| seeds_known_hosts(i));
+    let dir_made = before_copy
         .iter()
-        .take_while(|i| i.span.start < copy.span.start)
-        .any(|i| seeds_known_hosts(i));
+        .any(|i| i.name == "run" && i.rest.value.contains("mkdir") && i.rest.value.contains(dir));
     let step = if !seeded_by(stage, runs[0].0) {
         Some(keyscan_line(dir, &targets))
-    } else if !seeded_before_copy {
+    } else if !seeded_before_copy && !dir_made {
         Some(format!("RUN mkdir -p -m 0700 {dir}\n"))
     } else {
         None
     };
+    let seeds = step.as_ref().is_some_and(|l| l.contains("ssh-keyscan"));
     edits.extend(step.map(|line| insert_before(df, copy, line)));
     let lines: Vec<String> = runs.iter().map(|(r, _)| r.start_line.to_string()).collect();
     Some(Fix {
         rule_id: "CK106",
         safety: FixSafety::Unsafe,
         description: format!(
-            "the SSH key copied at line {} is replaced by an ssh mount in the RUN at line{} {} (COPY and clean-up removed, known_hosts seeded)",
+            "the SSH key copied at line {} is replaced by an ssh mount in the RUN at line{} {} (COPY and clean-up removed{})",
             stage[first_copy].start_line,
             if lines.len() == 1 { "" } else { "s" },
-            lines.join(", ")
+            lines.join(", "),
+            if seeds { ", known_hosts seeded" } else { "" }
         ),
         edits,
-        instructions: ssh_instructions(&targets),
+        instructions: ssh_instructions(),
+        notes: ssh_notes(&targets),
     })
 }
 
@@ -593,7 +603,8 @@ fn host_checking(df: &Dockerfile, stage: &[&Instruction]) -> Option<Fix> {
             lines.join(", ")
         ),
         edits,
-        instructions: ssh_instructions(&targets),
+        instructions: ssh_instructions(),
+        notes: ssh_notes(&targets),
     })
 }
 
@@ -620,7 +631,8 @@ fn known_hosts(df: &Dockerfile, stage: &[&Instruction]) -> Option<Fix> {
             target.host, first.start_line
         ),
         edits: vec![edit],
-        instructions: ssh_instructions(std::slice::from_ref(&target)),
+        instructions: ssh_instructions(),
+        notes: ssh_notes(std::slice::from_ref(&target)),
     })
 }
 
@@ -728,6 +740,18 @@ mod tests {
             out,
             "FROM alpine\nRUN mkdir -p -m 0700 /root/.ssh\nRUN --mount=type=ssh ssh-keyscan gitlab.com >> /root/.ssh/known_hosts && git clone git@gitlab.com:a/b.git\n"
         );
+    }
+
+    #[test]
+    fn an_existing_mkdir_and_keyscan_are_kept_and_not_repeated() {
+        let (out, fixes) = fixed(
+            "FROM ubuntu\nRUN mkdir /root/.ssh/\nADD id_rsa /root/.ssh/id_rsa\nRUN ssh-keyscan bitbucket.org >> /root/.ssh/known_hosts\nRUN git clone git@bitbucket.org:a/b.git\n",
+        );
+        assert_eq!(
+            out,
+            "FROM ubuntu\nRUN mkdir /root/.ssh/\nRUN ssh-keyscan bitbucket.org >> /root/.ssh/known_hosts\nRUN --mount=type=ssh git clone git@bitbucket.org:a/b.git\n"
+        );
+        assert!(!fixes[0].description.contains("known_hosts seeded"));
     }
 
     #[test]
