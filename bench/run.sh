@@ -31,7 +31,7 @@ if [ ! -d "$img/oci-gzip" ]; then
 fi
 
 once() { # args... -> "seconds maxrss_kb"
-  /usr/bin/time -o "$out/time.txt" -f "%e %M" "$bin" image "$@" -q --format json -o /dev/null || [ $? -eq 1 ]
+  /usr/bin/time -o "$out/time.txt" -f "%e %M" "$bin" image "$@" -q --no-cache --format json -o /dev/null || [ $? -eq 1 ]
   tail -1 "$out/time.txt"
 }
 

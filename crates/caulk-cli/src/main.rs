@@ -40,6 +40,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Image(args) => image(&args),
+        Command::Cache(c) => cache(c),
         Command::Lint(args) => lint::run(&args),
         Command::Fix(args) => fix::run(&args),
         Command::Rules(RulesCommand::Check { files }) => check_rules(&files),
@@ -245,8 +246,13 @@ struct TermProgress {
 impl Progress for TermProgress {
     fn layer_done(&self, done: usize, total: usize, bytes: u64) {
         let mut shown = self.line.lock().unwrap_or_else(|e| e.into_inner());
+        let of = if total > 0 {
+            format!("/{total}")
+        } else {
+            String::new()
+        };
         eprint!(
-            "\rcaulk: scanned layer {done}/{total} ({:.1} MB)   ",
+            "\rcaulk: scanned layer {done}{of} ({:.1} MB)   ",
             bytes as f64 / 1e6
         );
         *shown = true;
@@ -259,6 +265,109 @@ impl TermProgress {
             eprint!("\r{:60}\r", "");
         }
     }
+}
+
+fn cache(c: opts::CacheCommand) -> Result<i32> {
+    let (dir, json) = match &c {
+        opts::CacheCommand::Info { cache_dir, format } => (cache_dir.clone(), format == "json"),
+        opts::CacheCommand::Clean { cache_dir } => (cache_dir.clone(), false),
+    };
+    let Some(dir) = dir.or_else(caulk_image::cache::default_dir) else {
+        eprintln!("caulk: error: no cache directory: set --cache-dir, CAULK_CACHE_DIR or HOME");
+        return Ok(exit_codes::ERROR);
+    };
+    let mut out = io::stdout().lock();
+    match c {
+        opts::CacheCommand::Info { .. } => {
+            let info = caulk_image::cache::info(&dir)
+                .with_context(|| format!("reading the cache {}", dir.display()))?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &info)?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "{}: {} layer{}, {} bytes ({} rule set/limit key{})",
+                    dir.display(),
+                    info.entries,
+                    if info.entries == 1 { "" } else { "s" },
+                    info.bytes,
+                    info.keys,
+                    if info.keys == 1 { "" } else { "s" }
+                )?;
+            }
+        }
+        opts::CacheCommand::Clean { .. } => {
+            let was = caulk_image::cache::clean(&dir)
+                .with_context(|| format!("cleaning the cache {}", dir.display()))?;
+            writeln!(
+                out,
+                "{}: removed {} layer{} ({} bytes)",
+                dir.display(),
+                was.entries,
+                if was.entries == 1 { "" } else { "s" },
+                was.bytes
+            )?;
+        }
+    }
+    Ok(exit_codes::CLEAN)
+}
+
+/// A path is read as an archive or layout; anything else is an image reference, streamed from
+/// the local Docker or Podman API.
+fn scan_target(
+    input: &str,
+    rules: &RuleSet,
+    opts: &caulk_image::ScanOptions,
+    progress: &dyn caulk_image::Progress,
+) -> Result<caulk_report::Report, caulk_image::ImageError> {
+    use caulk_image::{daemon, ImageError};
+    if input == "-" {
+        // `docker save app | caulk image -`
+        return caulk_image::scan_stream(io::stdin(), "standard input", rules, opts, progress);
+    }
+    if std::path::Path::new(input).exists()
+        || input.contains(std::path::MAIN_SEPARATOR) && !looks_like_reference(input)
+    {
+        return caulk_image::scan_input(input, rules, opts, progress);
+    }
+    if let Some(host) = daemon::unsupported_host() {
+        return Err(ImageError::invalid(
+            input,
+            format!("no such file, and {host} is not a unix:// socket (only local sockets are supported)"),
+        ));
+    }
+    let Some(d) = daemon::Daemon::find() else {
+        let tried: Vec<String> = daemon::candidate_sockets()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        return Err(ImageError::invalid(
+            input,
+            format!(
+                "no such file, and no Docker or Podman API answered (tried {}); registry pulls are not supported yet",
+                tried.join(", ")
+            ),
+        ));
+    };
+    let socket = d.socket.display().to_string();
+    let io = |e: std::io::Error| ImageError::invalid(input, format!("the API at {socket}: {e}"));
+    if !d.has_image(input).map_err(io)? {
+        return Err(ImageError::invalid(
+            input,
+            format!("no such file, and the API at {socket} has no such image"),
+        ));
+    }
+    let body = d.save(input).map_err(io)?;
+    caulk_image::scan_stream(body, input, rules, opts, progress)
+}
+
+/// `nginx:1.27`, `ghcr.io/org/app@sha256:…`, `localhost/app`: no spaces, not a relative path.
+fn looks_like_reference(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(['.', '/'])
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/:@._-".contains(&b))
 }
 
 fn image(args: &ImageArgs) -> Result<i32> {
@@ -288,13 +397,25 @@ fn image(args: &ImageArgs) -> Result<i32> {
         .fail_on
         .or(loaded.fail_on)
         .unwrap_or(caulk_rules::Severity::Low);
-    let opts = match args.scan_options() {
+    let mut opts = match args.scan_options() {
         Ok(o) => o,
         Err(msg) => {
             eprintln!("caulk: error: {msg}");
             return Ok(exit_codes::ERROR);
         }
     };
+    let cache_dir = args
+        .cache_dir
+        .clone()
+        .or_else(caulk_image::cache::default_dir);
+    if let (false, false, Some(dir)) = (args.no_cache, args.decompress_only, &cache_dir) {
+        opts.cache = Some(std::sync::Arc::new(caulk_image::cache::LayerCache::new(
+            dir,
+            rules,
+            &opts.limits,
+            &loaded.filters,
+        )));
+    }
     let empty;
     let rules = if args.decompress_only {
         empty = RuleSet::from_yaml("empty", "rules: []").context("empty rule set")?;
@@ -307,11 +428,37 @@ fn image(args: &ImageArgs) -> Result<i32> {
     };
     let show_progress = !args.quiet && io::stderr().is_terminal();
     let result = if show_progress {
-        caulk_image::scan_input(&args.input, rules, &opts, &progress)
+        scan_target(&args.input, rules, &opts, &progress)
     } else {
-        caulk_image::scan_input(&args.input, rules, &opts, &caulk_image::NoProgress)
+        scan_target(&args.input, rules, &opts, &caulk_image::NoProgress)
     };
     progress.clear();
+    if let (Some(dir), Some(w)) = (
+        &cache_dir,
+        opts.cache_stats
+            .write_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(),
+    ) {
+        eprintln!(
+            "caulk: warning: layer cache {} not written: {w}",
+            dir.display()
+        );
+    }
+    if show_progress && opts.cache.is_some() {
+        let hits = opts
+            .cache_stats
+            .hits
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let misses = opts
+            .cache_stats
+            .misses
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if hits > 0 {
+            eprintln!("caulk: {hits} of {} layers from the cache", hits + misses);
+        }
+    }
     let mut report = match result {
         Ok(r) => r,
         Err(e) => {

@@ -24,6 +24,28 @@ pub enum Command {
     /// List or show the detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Show or clear the layer cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    /// Where the layer cache is, how many layers it holds and their size.
+    Info {
+        /// Cache directory (default: $CAULK_CACHE_DIR, $XDG_CACHE_HOME/caulk or ~/.cache/caulk).
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+        /// Output format: text or json.
+        #[arg(long, short = 'f', default_value = "text")]
+        format: String,
+    },
+    /// Remove every cached layer.
+    Clean {
+        /// Cache directory (default: $CAULK_CACHE_DIR, $XDG_CACHE_HOME/caulk or ~/.cache/caulk).
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -111,7 +133,9 @@ pub enum RulesCommand {
 
 #[derive(Args, Debug)]
 pub struct ImageArgs {
-    /// A docker-save or OCI archive (tar, optionally gzip/zstd-compressed) or an OCI layout directory.
+    /// A docker-save or OCI archive (tar, optionally gzip/zstd-compressed), an OCI layout
+    /// directory, `-` for an archive on standard input, or an image reference (`app:1.4`) read from
+    /// the local Docker or Podman API socket.
     pub input: String,
     /// When the input holds several images, scan only this one (tag or reference name).
     #[arg(long, value_name = "REF")]
@@ -158,6 +182,12 @@ pub struct ImageArgs {
     /// Benchmark baseline: read and verify every layer with no rules (hidden).
     #[arg(long, hide = true)]
     pub decompress_only: bool,
+    /// Neither read nor write the layer cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Layer cache directory (default: $CAULK_CACHE_DIR, $XDG_CACHE_HOME/caulk or ~/.cache/caulk).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// No progress on standard error.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -210,6 +240,8 @@ impl ImageArgs {
             show_secrets: self.show_secrets,
             threads: self.threads,
             profile: None,
+            cache: None,
+            cache_stats: Default::default(),
         })
     }
 }

@@ -28,7 +28,7 @@ pub enum ImageError {
 }
 
 impl ImageError {
-    pub(crate) fn invalid(input: &str, message: impl Into<String>) -> ImageError {
+    pub fn invalid(input: &str, message: impl Into<String>) -> ImageError {
         ImageError::Invalid {
             input: input.to_string(),
             message: message.into(),

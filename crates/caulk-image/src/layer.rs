@@ -28,6 +28,17 @@ pub struct LayerHit {
     /// The whole match and its line, for allowlists; never written anywhere.
     pub matched: Vec<u8>,
     pub line_text: Vec<u8>,
+    /// Set for a hit read from the layer cache, whose secret is not kept.
+    pub cached: Option<CachedEvidence>,
+}
+
+/// What the layer cache keeps of a secret.
+#[derive(Debug, Clone)]
+pub struct CachedEvidence {
+    pub fingerprint: String,
+    pub preview: String,
+    /// Per allowlist of the run: did its regex / stopword criteria hold.
+    pub verdicts: Vec<[bool; 2]>,
 }
 
 /// Something in a layer that was not (fully) scanned.
@@ -549,6 +560,7 @@ impl Walker<'_> {
                 file_digest: None,
                 matched: h.matched,
                 line_text: h.line_text,
+                cached: None,
             });
         }
         if let (Some(rule), false) = (name_rule, any) {
@@ -563,6 +575,7 @@ impl Walker<'_> {
                 file_digest,
                 matched: Vec::new(),
                 line_text: Vec::new(),
+                cached: None,
             });
         }
         Ok(())

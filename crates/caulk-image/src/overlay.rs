@@ -15,7 +15,7 @@ pub enum EntryKind {
 }
 
 /// Which of a layer's paths exist, are whited out, or are opaque directories.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LayerIndex {
     /// Path → the last tar entry that wrote it.
     entries: HashMap<String, Written>,
@@ -29,7 +29,7 @@ pub struct LayerIndex {
 }
 
 /// The last entry written at a path of a layer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Written {
     ordinal: u32,
     /// A non-directory was written here at some point of the layer: anything below the path in

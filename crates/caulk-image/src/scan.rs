@@ -1,11 +1,12 @@
 //! Scans an input end to end: resolve images, scan each distinct layer once (in parallel, one
 //! scanner per worker), verify digests, then turn hits into findings with visibility and fixes.
 
+use crate::cache::LayerCache;
 use crate::config::{clean_instruction, layer_history, scan_config, scan_history, TextHit};
 use crate::content::Scratch;
 use crate::digest::Algorithm;
 use crate::error::ImageError;
-use crate::layer::{scan_layer, LayerHit, LayerScan};
+use crate::layer::{scan_layer, CachedEvidence, LayerHit, LayerScan};
 use crate::limits::Limits;
 use crate::overlay::{visibility, LayerIndex, Visibility};
 use crate::resolve::{resolve, ImageTarget, LayerRef, Selection};
@@ -29,6 +30,20 @@ pub struct ScanOptions {
     pub threads: usize,
     /// When set, workers time each rule and add their timings here (`caulk rules bench`).
     pub profile: Option<std::sync::Arc<Mutex<Vec<caulk_rules::RuleTiming>>>>,
+    /// Layer results are read from and written to this cache (not read with `show_secrets`,
+    /// which needs the secrets themselves).
+    pub cache: Option<std::sync::Arc<LayerCache>>,
+    /// Layers taken from the cache / scanned, counted during the scan.
+    pub cache_stats: std::sync::Arc<CacheStats>,
+}
+
+/// How many layers a scan took from the cache and how many it read.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    pub hits: AtomicUsize,
+    pub misses: AtomicUsize,
+    /// The first error writing an entry (the scan goes on without it).
+    pub write_error: Mutex<Option<String>>,
 }
 
 /// Told about progress; the library prints nothing itself.
@@ -58,6 +73,19 @@ pub fn scan_store(
     opts: &ScanOptions,
     progress: &dyn Progress,
 ) -> Result<Report, ImageError> {
+    scan_store_prescanned(store, HashMap::new(), rules, opts, progress)
+}
+
+/// Scans the images of a store whose layers named in `prescanned` (by canonical name) were
+/// already scanned, as they streamed past.
+pub(crate) fn scan_store_prescanned(
+    store: &dyn Store,
+    prescanned: HashMap<String, LayerScan>,
+    rules: &RuleSet,
+    opts: &ScanOptions,
+    progress: &dyn Progress,
+) -> Result<Report, ImageError> {
+    let prescanned = Mutex::new(prescanned);
     let resolved = resolve(store, &opts.selection, &opts.limits)?;
     // Each distinct blob once, even when images share it.
     let mut jobs: Vec<&LayerRef> = Vec::new();
@@ -70,7 +98,7 @@ pub fn scan_store(
             });
         }
     }
-    let results = run_jobs(store, rules, opts, &jobs, progress)?;
+    let results = run_jobs(store, &prescanned, rules, opts, &jobs, progress)?;
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
         tool: Tool::default(),
@@ -131,6 +159,7 @@ fn sort_key(f: &Finding) -> SortKey<'_> {
 
 fn run_jobs(
     store: &dyn Store,
+    prescanned: &Mutex<HashMap<String, LayerScan>>,
     rules: &RuleSet,
     opts: &ScanOptions,
     jobs: &[&LayerRef],
@@ -160,7 +189,8 @@ fn run_jobs(
                 let mut scratch = Scratch::default();
                 while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let job = jobs[i];
-                    let r = scan_one(store, job, &mut scanner, &mut scratch, &opts.limits);
+                    let r =
+                        cached_or_scan(store, prescanned, job, opts, &mut scanner, &mut scratch);
                     let bytes = r.as_ref().map(|s| s.uncompressed).unwrap_or(0);
                     *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
                     progress.layer_done(
@@ -190,6 +220,52 @@ fn run_jobs(
                 .expect("every job ran")
         })
         .collect()
+}
+
+/// A layer from the cache (when its blob is still in the store and agrees with the manifest), or
+/// scanned and then cached.
+fn cached_or_scan(
+    store: &dyn Store,
+    prescanned: &Mutex<HashMap<String, LayerScan>>,
+    layer: &LayerRef,
+    opts: &ScanOptions,
+    scanner: &mut caulk_rules::Scanner,
+    scratch: &mut Scratch,
+) -> Result<LayerScan, ImageError> {
+    let stats = &opts.cache_stats;
+    let ready = prescanned
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&store.canonical(&layer.name));
+    if let Some(scan) = ready {
+        verify(store.input(), layer, &scan)?;
+        if let Some(cache) = opts.cache.as_deref() {
+            stats.misses.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = cache.put(layer, &scan) {
+                let mut w = stats.write_error.lock().unwrap_or_else(|e| e.into_inner());
+                w.get_or_insert_with(|| e.to_string());
+            }
+        }
+        return Ok(scan);
+    }
+    if let Some(cache) = opts.cache.as_deref() {
+        if !opts.show_secrets && store.exists(&layer.name) {
+            if let Some(scan) = cache.get(layer) {
+                verify(store.input(), layer, &scan)?;
+                stats.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(scan);
+            }
+        }
+    }
+    let scan = scan_one(store, layer, scanner, scratch, &opts.limits)?;
+    if let Some(cache) = opts.cache.as_deref() {
+        stats.misses.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = cache.put(layer, &scan) {
+            let mut w = stats.write_error.lock().unwrap_or_else(|e| e.into_inner());
+            w.get_or_insert_with(|| e.to_string());
+        }
+    }
+    Ok(scan)
 }
 
 fn scan_one(
@@ -227,6 +303,13 @@ fn scan_one(
         };
         ImageError::invalid(input, format!("{what}: {why}"))
     })?;
+    verify(input, layer, &scan)?;
+    Ok(scan)
+}
+
+/// Checks a layer's scan against what the manifest and config say about it.
+fn verify(input: &str, layer: &LayerRef, scan: &LayerScan) -> Result<(), ImageError> {
+    let what = format!("layer {}", layer.name);
     // A layer cut short by a limit cannot be verified; its skip entry says so.
     let complete = scan.diff_id.is_some();
     if let (Some(expected), true) = (&layer.digest, complete) {
@@ -235,7 +318,7 @@ fn scan_one(
                 input: input.into(),
                 what,
                 expected: expected.to_string(),
-                actual: scan.blob_digest,
+                actual: scan.blob_digest.clone(),
             });
         }
     }
@@ -257,7 +340,7 @@ fn scan_one(
             });
         }
     }
-    Ok(scan)
+    Ok(())
 }
 
 fn build_image(
@@ -320,33 +403,38 @@ fn build_image(
             }
         })
         .collect();
-    let mut push =
-        |rule: usize, location: Location, evidence: Evidence, file: Option<&(String, u64)>| {
-            let r = rules.rule(rule);
-            let secret = evidence.secret.as_slice();
-            let (fp, pv) = match file {
-                Some((digest, size)) => (digest.clone(), format!("(the whole file, {size} bytes)")),
-                None => (fingerprint(secret), preview(secret)),
-            };
-            let remediation = advice(&FixInput {
-                rule_id: &r.id,
-                location: &location,
-            });
-            report.findings.push(Finding {
-                rule_id: r.id.clone(),
-                rule_name: r.name.clone(),
-                severity: r.severity,
-                confidence: caulk_report::confidence::assess(r.generic, file.is_some(), &location),
-                fingerprint: fp,
-                preview: pv,
-                secret: (show && file.is_none())
-                    .then(|| String::from_utf8_lossy(secret).into_owned()),
-                image: name.clone(),
-                location,
-                remediation,
-                evidence,
-            });
+    let mut push = |rule: usize,
+                    location: Location,
+                    evidence: Evidence,
+                    file: Option<&(String, u64)>,
+                    cached: Option<&CachedEvidence>| {
+        let r = rules.rule(rule);
+        let secret = evidence.secret.as_slice();
+        let (fp, pv) = match (file, cached) {
+            (Some((digest, size)), _) => {
+                (digest.clone(), format!("(the whole file, {size} bytes)"))
+            }
+            (None, Some(c)) => (c.fingerprint.clone(), c.preview.clone()),
+            (None, None) => (fingerprint(secret), preview(secret)),
         };
+        let remediation = advice(&FixInput {
+            rule_id: &r.id,
+            location: &location,
+        });
+        report.findings.push(Finding {
+            rule_id: r.id.clone(),
+            rule_name: r.name.clone(),
+            severity: r.severity,
+            confidence: caulk_report::confidence::assess(r.generic, file.is_some(), &location),
+            fingerprint: fp,
+            preview: pv,
+            secret: (show && file.is_none()).then(|| String::from_utf8_lossy(secret).into_owned()),
+            image: name.clone(),
+            location,
+            remediation,
+            evidence,
+        });
+    };
     for h in config_hits.iter().chain(&history_hits) {
         let TextHit {
             rule,
@@ -365,8 +453,9 @@ fn build_image(
             secret: secret.clone(),
             matched: matched.clone(),
             line: line_text.clone(),
+            verdicts: None,
         };
-        push(*rule, loc, evidence, None);
+        push(*rule, loc, evidence, None, None);
     }
     let indexes: Vec<&LayerIndex> = scans.iter().map(|s| &s.index).collect();
     for (i, s) in scans.iter().enumerate() {
@@ -382,6 +471,7 @@ fn build_image(
                 file_digest,
                 matched,
                 line_text,
+                cached,
             } = h;
             let mut loc = Location::new(LocationKind::Layer);
             loc.layer_index = Some(i);
@@ -404,8 +494,9 @@ fn build_image(
                 secret: secret.clone(),
                 matched: matched.clone(),
                 line: line_text.clone(),
+                verdicts: cached.as_ref().map(|c| c.verdicts.clone()),
             };
-            push(*rule, loc, evidence, file_digest.as_ref());
+            push(*rule, loc, evidence, file_digest.as_ref(), cached.as_ref());
         }
         for sk in &s.skipped {
             report.skipped.push(Skipped {

@@ -61,6 +61,10 @@ pub trait Store: Send + Sync {
     fn size(&self, _name: &str) -> Option<u64> {
         None
     }
+    /// The name `name` stands for once links are followed (the key of an already-scanned layer).
+    fn canonical(&self, name: &str) -> String {
+        name.to_string()
+    }
 }
 
 /// An OCI layout or an extracted docker-save directory.
@@ -122,13 +126,13 @@ impl Store for DirStore {
 }
 
 #[derive(Debug, Clone)]
-enum TarMember {
+pub(crate) enum TarMember {
     Data { offset: u64, size: u64 },
     Link(String),
 }
 
 /// The index entry for one tar member, if it is a file or a link.
-fn member_of<R: Read>(entry: &tar::Entry<'_, R>) -> Option<(String, TarMember)> {
+pub(crate) fn member_of<R: Read>(entry: &tar::Entry<'_, R>) -> Option<(String, TarMember)> {
     let name = clean_member(&String::from_utf8_lossy(&entry.path_bytes()));
     let header = entry.header();
     let member = match header.entry_type() {
@@ -164,7 +168,7 @@ pub struct TarStore {
     members: HashMap<String, TarMember>,
 }
 
-fn clean_member(name: &str) -> String {
+pub(crate) fn clean_member(name: &str) -> String {
     name.split('/')
         .filter(|c| !c.is_empty() && *c != ".")
         .collect::<Vec<_>>()

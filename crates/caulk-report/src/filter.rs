@@ -2,7 +2,7 @@
 //! (path globs or regexes, secret regexes, stopwords, fingerprints), baselines and the confidence
 //! threshold. What a filter removes is counted in the summary, never silently dropped.
 
-use crate::model::{Confidence, Finding, Report, Summary};
+use crate::model::{Confidence, Evidence, Finding, Report, Summary};
 use caulk_rules::Severity;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -57,7 +57,23 @@ pub struct Allowlist {
 }
 
 impl Allowlist {
-    fn covers(&self, f: &Finding, tags: &[String]) -> bool {
+    /// Whether the regex and the stopword criteria hold for this evidence.
+    fn evidence_checks(&self, e: &Evidence) -> [bool; 2] {
+        let target: &[u8] = match self.target {
+            Target::Secret => &e.secret,
+            Target::Match => &e.matched,
+            Target::Line => &e.line,
+        };
+        let secret = String::from_utf8_lossy(&e.secret).to_ascii_lowercase();
+        [
+            self.regexes.iter().any(|r| r.is_match(target)),
+            self.stopwords
+                .iter()
+                .any(|w| secret.contains(&w.to_ascii_lowercase())),
+        ]
+    }
+
+    fn covers(&self, f: &Finding, tags: &[String], at: usize) -> bool {
         if !self.rules.is_empty() && !self.rules.iter().any(|s| s.matches(&f.rule_id, tags)) {
             return false;
         }
@@ -73,21 +89,15 @@ impl Allowlist {
                 })
             }));
         }
+        let [regex, stopword] = match &f.evidence.verdicts {
+            Some(v) => v.get(at).copied().unwrap_or_default(),
+            None => self.evidence_checks(&f.evidence),
+        };
         if !self.regexes.is_empty() {
-            let target: &[u8] = match self.target {
-                Target::Secret => &f.evidence.secret,
-                Target::Match => &f.evidence.matched,
-                Target::Line => &f.evidence.line,
-            };
-            checks.push(self.regexes.iter().any(|r| r.is_match(target)));
+            checks.push(regex);
         }
         if !self.stopwords.is_empty() {
-            let secret = String::from_utf8_lossy(&f.evidence.secret).to_ascii_lowercase();
-            checks.push(
-                self.stopwords
-                    .iter()
-                    .any(|w| secret.contains(&w.to_ascii_lowercase())),
-            );
+            checks.push(stopword);
         }
         if !self.fingerprints.is_empty() {
             checks.push(self.fingerprints.contains(&f.fingerprint));
@@ -199,6 +209,35 @@ impl Default for Filters {
 }
 
 impl Filters {
+    /// What the allowlists decide from a secret's text, per allowlist: kept in the layer cache
+    /// in place of the secret.
+    pub fn evidence_verdicts(&self, e: &Evidence) -> Vec<[bool; 2]> {
+        self.allowlists
+            .iter()
+            .map(|a| a.evidence_checks(e))
+            .collect()
+    }
+
+    /// Identifies the allowlists' text criteria (regexes, targets, stopwords, in order): cached
+    /// verdicts are valid only under the same key.
+    pub fn evidence_key(&self) -> String {
+        let mut key = String::new();
+        for a in &self.allowlists {
+            key.push_str(&format!("{:?}\u{1}", a.target));
+            for r in &a.regexes {
+                key.push_str(r.as_str());
+                key.push('\u{2}');
+            }
+            key.push('\u{1}');
+            for w in &a.stopwords {
+                key.push_str(w);
+                key.push('\u{2}');
+            }
+            key.push('\u{0}');
+        }
+        key
+    }
+
     /// Applies the filters to `report` in place; `tags` gives a rule's tags by id.
     pub fn apply(&self, report: &mut Report, tags: &dyn Fn(&str) -> Vec<String>) {
         let mut suppressed: BTreeMap<String, usize> = BTreeMap::new();
@@ -216,7 +255,12 @@ impl Filters {
                     .is_some_and(|only| !only.iter().any(|s| s.matches(&f.rule_id, &t)))
             {
                 Some("disabled")
-            } else if self.allowlists.iter().any(|a| a.covers(&f, &t)) {
+            } else if self
+                .allowlists
+                .iter()
+                .enumerate()
+                .any(|(i, a)| a.covers(&f, &t, i))
+            {
                 Some("allowlist")
             } else if self.baseline.as_ref().is_some_and(|b| b.contains(&f)) {
                 Some("baseline")

@@ -214,6 +214,9 @@ pub struct Evidence {
     pub matched: Vec<u8>,
     /// The line holding the match (bounded), or the config value.
     pub line: Vec<u8>,
+    /// For a finding rebuilt from the layer cache (which keeps no secret): per allowlist of the
+    /// run's filters, whether its regex and its stopword criteria held when the layer was scanned.
+    pub verdicts: Option<Vec<[bool; 2]>>,
 }
 
 /// One secret at one location.

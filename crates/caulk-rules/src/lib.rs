@@ -171,6 +171,7 @@ struct Inner {
     by_id: HashMap<String, RuleIdx>,
     engine: engine::Engine,
     examples: Vec<load::Examples>,
+    fingerprint: String,
 }
 
 /// A compiled rule set. Cheap to clone; `Send + Sync`.
@@ -204,6 +205,16 @@ impl RuleSet {
     pub fn from_files<'a>(
         files: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<RuleSet, RuleError> {
+        use sha2::Digest as _;
+        let files: Vec<(&str, &str)> = files.into_iter().collect();
+        let mut h = sha2::Sha256::new();
+        for (name, text) in files.iter().chain([&("allowlist.yml", BUILTIN_ALLOWLIST)]) {
+            for part in [name.as_bytes(), text.as_bytes()] {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part);
+            }
+        }
+        let fingerprint = format!("{:x}", h.finalize());
         let loaded = load::load(files, ("allowlist.yml", BUILTIN_ALLOWLIST))?;
         let by_id = loaded
             .rules
@@ -217,8 +228,15 @@ impl RuleSet {
                 by_id,
                 engine: loaded.engine,
                 examples: loaded.examples,
+                fingerprint,
             }),
         })
+    }
+
+    /// SHA-256 over every rule file and the allowlist this set was built from: results cached
+    /// under one fingerprint are valid for exactly this set.
+    pub fn fingerprint(&self) -> &str {
+        &self.inner.fingerprint
     }
 
     /// All rules, indexed by [`RuleIdx`].

@@ -216,10 +216,12 @@ pub fn write_tar(path: &Path, files: &[(String, Vec<u8>)]) {
     b.finish().unwrap();
 }
 
-/// Runs the caulk binary.
+/// Runs the caulk binary, with a layer cache of its own (so that no test sees another's).
 pub fn caulk(args: &[&str]) -> Output {
+    let cache = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_caulk"))
         .args(args)
+        .env("CAULK_CACHE_DIR", cache.path())
         .output()
         .expect("running caulk")
 }
