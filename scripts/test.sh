@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(buildah skopeo podman busybox-static zstd openssh-client openssh-server openssl python3 util-linux)
+packages=(buildah skopeo podman docker-registry apache2-utils busybox-static zstd openssh-client openssh-server openssl python3 util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -313,59 +313,106 @@ fn cache(c: opts::CacheCommand) -> Result<i32> {
     Ok(exit_codes::CLEAN)
 }
 
-/// A path is read as an archive or layout; anything else is an image reference, streamed from
-/// the local Docker or Podman API.
+/// A path is read as an archive or layout; `-` is an archive on standard input; anything else is
+/// an image reference, streamed from the local Docker or Podman API, else from its registry.
 fn scan_target(
-    input: &str,
+    args: &ImageArgs,
     rules: &RuleSet,
     opts: &caulk_image::ScanOptions,
     progress: &dyn caulk_image::Progress,
 ) -> Result<caulk_report::Report, caulk_image::ImageError> {
-    use caulk_image::{daemon, ImageError};
+    use caulk_image::{daemon, registry, ImageError};
+    let input = args.input.as_str();
     if input == "-" {
         // `docker save app | caulk image -`
         return caulk_image::scan_stream(io::stdin(), "standard input", rules, opts, progress);
     }
-    if std::path::Path::new(input).exists()
-        || input.contains(std::path::MAIN_SEPARATOR) && !looks_like_reference(input)
-    {
+    if std::path::Path::new(input).exists() || !looks_like_reference(input) {
         return caulk_image::scan_input(input, rules, opts, progress);
     }
-    if let Some(host) = daemon::unsupported_host() {
-        return Err(ImageError::invalid(
-            input,
-            format!("no such file, and {host} is not a unix:// socket (only local sockets are supported)"),
-        ));
+    let mut tried: Vec<String> = Vec::new();
+    for src in &args.image_src {
+        match src.as_str() {
+            "daemon" => {
+                if let Some(host) = daemon::unsupported_host() {
+                    tried.push(format!(
+                        "{host} is not a unix:// socket (only local sockets are supported)"
+                    ));
+                    continue;
+                }
+                let Some(d) = daemon::Daemon::find() else {
+                    let sockets: Vec<String> = daemon::candidate_sockets()
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect();
+                    tried.push(format!(
+                        "no Docker or Podman API answered (tried {})",
+                        sockets.join(", ")
+                    ));
+                    continue;
+                };
+                let socket = d.socket.display().to_string();
+                let io = |e: std::io::Error| {
+                    ImageError::invalid(input, format!("the API at {socket}: {e}"))
+                };
+                if !d.has_image(input).map_err(io)? {
+                    tried.push(format!("the API at {socket} has no such image"));
+                    continue;
+                }
+                let body = d.save(input).map_err(io)?;
+                return caulk_image::scan_stream(body, input, rules, opts, progress);
+            }
+            "registry" => {
+                let reference =
+                    registry::Reference::parse(input).map_err(|e| ImageError::invalid(input, e))?;
+                let password = if args.password_stdin {
+                    let mut p = String::new();
+                    io::stdin().read_line(&mut p).map_err(|e| {
+                        ImageError::invalid(input, format!("--password-stdin: {e}"))
+                    })?;
+                    Some(p.trim_end_matches(['\r', '\n']).to_string())
+                } else {
+                    None
+                };
+                if args.password_stdin != args.username.is_some() {
+                    return Err(ImageError::invalid(
+                        input,
+                        "--username and --password-stdin go together",
+                    ));
+                }
+                let ropts = registry::RegistryOptions {
+                    insecure: args.insecure_registry.clone(),
+                    ca_file: args.ca_file.clone(),
+                    username: args.username.clone(),
+                    password,
+                    retries: 3,
+                };
+                let store = registry::RegistryStore::open(&reference, &ropts)?;
+                return caulk_image::scan_store(&store, rules, opts, progress);
+            }
+            other => {
+                return Err(ImageError::invalid(
+                    input,
+                    format!("--image-src `{other}`: expected daemon or registry"),
+                ))
+            }
+        }
     }
-    let Some(d) = daemon::Daemon::find() else {
-        let tried: Vec<String> = daemon::candidate_sockets()
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        return Err(ImageError::invalid(
-            input,
-            format!(
-                "no such file, and no Docker or Podman API answered (tried {}); registry pulls are not supported yet",
-                tried.join(", ")
-            ),
-        ));
-    };
-    let socket = d.socket.display().to_string();
-    let io = |e: std::io::Error| ImageError::invalid(input, format!("the API at {socket}: {e}"));
-    if !d.has_image(input).map_err(io)? {
-        return Err(ImageError::invalid(
-            input,
-            format!("no such file, and the API at {socket} has no such image"),
-        ));
-    }
-    let body = d.save(input).map_err(io)?;
-    caulk_image::scan_stream(body, input, rules, opts, progress)
+    Err(ImageError::invalid(
+        input,
+        format!("no such file; {}", tried.join("; ")),
+    ))
 }
 
-/// `nginx:1.27`, `ghcr.io/org/app@sha256:…`, `localhost/app`: no spaces, not a relative path.
+/// `nginx:1.27`, `ghcr.io/org/app@sha256:…`, `localhost/app`: no spaces, not a relative path,
+/// not an archive's file name.
 fn looks_like_reference(s: &str) -> bool {
+    let archive = [".tar", ".tgz", ".gz", ".zst", ".tar.gz", ".tar.zst", ".oci"]
+        .iter()
+        .any(|ext| s.ends_with(ext));
     !s.is_empty()
-        && !s.starts_with(['.', '/'])
+        && !archive
+        && !s.starts_with(['.', '/', '~'])
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/:@._-".contains(&b))
 }
@@ -428,9 +475,9 @@ fn image(args: &ImageArgs) -> Result<i32> {
     };
     let show_progress = !args.quiet && io::stderr().is_terminal();
     let result = if show_progress {
-        scan_target(&args.input, rules, &opts, &progress)
+        scan_target(args, rules, &opts, &progress)
     } else {
-        scan_target(&args.input, rules, &opts, &caulk_image::NoProgress)
+        scan_target(args, rules, &opts, &caulk_image::NoProgress)
     };
     progress.clear();
     if let (Some(dir), Some(w)) = (

@@ -182,6 +182,27 @@ pub struct ImageArgs {
     /// Benchmark baseline: read and verify every layer with no rules (hidden).
     #[arg(long, hide = true)]
     pub decompress_only: bool,
+    /// Where an image reference is looked up, in order: `daemon` (the local Docker/Podman API),
+    /// `registry`. Comma-separated.
+    #[arg(
+        long,
+        value_name = "SOURCES",
+        default_value = "daemon,registry",
+        value_delimiter = ','
+    )]
+    pub image_src: Vec<String>,
+    /// Registry user name (with --password-stdin); default: docker/podman login credentials.
+    #[arg(long, value_name = "USER")]
+    pub username: Option<String>,
+    /// Read the registry password (or token) from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Reach this registry (host[:port]) over plain HTTP; repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+    /// Trust the CA certificates in this PEM file for registries, beside the system's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Neither read nor write the layer cache.
     #[arg(long)]
     pub no_cache: bool,

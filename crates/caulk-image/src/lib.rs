@@ -13,6 +13,7 @@ pub mod limits;
 pub mod manifest;
 pub mod overlay;
 mod pipe;
+pub mod registry;
 pub mod resolve;
 pub mod scan;
 pub mod source;

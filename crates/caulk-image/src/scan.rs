@@ -297,7 +297,12 @@ fn scan_one(
         .unwrap_or(Algorithm::Sha256);
     let scan = scan_layer(blob, alg, scanner, scratch, limits).map_err(|e| {
         let why = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            "truncated: unexpected end of data".to_string()
+            let m = e.to_string();
+            if m.contains("connection closed") {
+                format!("truncated: {m}")
+            } else {
+                "truncated: unexpected end of data".to_string()
+            }
         } else {
             format!("corrupt or unreadable: {e}")
         };
