@@ -3,6 +3,7 @@
 mod config;
 mod exit_codes;
 mod fix;
+mod fleet;
 mod lint;
 mod opts;
 
@@ -41,6 +42,7 @@ fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Image(args) => image(&args),
         Command::Cache(c) => cache(c),
+        Command::Registry(args) => fleet::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Fix(args) => fix::run(&args),
         Command::Rules(RulesCommand::Check { files }) => check_rules(&files),

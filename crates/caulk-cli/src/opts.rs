@@ -24,9 +24,55 @@ pub enum Command {
     /// List or show the detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Scan every tagged image of a registry (or one shard of them): each layer once.
+    Registry(RegistryArgs),
     /// Show or clear the layer cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct RegistryArgs {
+    /// HOST[:PORT][/PREFIX]: the registry, and only repositories under PREFIX.
+    pub target: String,
+    /// Scan only shard I of N (images split by a hash of their name); I may be `auto` to read
+    /// JOB_COMPLETION_INDEX (a Kubernetes indexed Job).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Directory for one report per image and summary.json.
+    #[arg(long, short = 'o', value_name = "DIR", default_value = "caulk-reports")]
+    pub output_dir: PathBuf,
+    /// Format of the per-image reports: json, sarif or text.
+    #[arg(long, short = 'f', default_value = "json")]
+    pub format: Format,
+    /// Exit 1 when an image has a finding at or above this severity.
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
+    /// Configuration file (default: caulk.toml or .caulk.toml in the working directory).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Registry user name (with --password-stdin); default: docker/podman login credentials.
+    #[arg(long, value_name = "USER")]
+    pub username: Option<String>,
+    /// Read the registry password (or token) from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Reach this registry (host[:port]) over plain HTTP; repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+    /// Trust the CA certificates in this PEM file, beside the system's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Layer cache directory, shared by workers (default: $CAULK_CACHE_DIR, $XDG_CACHE_HOME/caulk
+    /// or ~/.cache/caulk).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Worker threads for layers (0: one per core).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+    /// No progress on standard error.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]

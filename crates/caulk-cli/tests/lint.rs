@@ -206,3 +206,26 @@ fn explain_prints_a_rule_and_docs_are_written() {
     );
     assert!(tmp.path().join("README.md").is_file() && tmp.path().join("CK201.md").is_file());
 }
+
+#[test]
+fn shipped_deploy_manifests_lint_clean_and_use_real_options() {
+    let root = support::repo_root();
+    let out = caulk(&["lint", root.join("deploy").to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Every --option the CronJob passes to `caulk registry` exists.
+    let cron = std::fs::read_to_string(root.join("deploy/kubernetes/cronjob.yaml")).unwrap();
+    let help = String::from_utf8_lossy(&caulk(&["registry", "--help"]).stdout).into_owned();
+    let options: Vec<&str> = cron
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- --"))
+        .collect();
+    assert!(options.len() >= 3, "{options:?}");
+    for o in options {
+        assert!(help.contains(&format!("--{o}")), "caulk registry has no --{o}");
+    }
+}

@@ -653,3 +653,420 @@ fn corrupted_blob_and_registry_gone_mid_download_are_clear_errors() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(hex), "{err}");
 }
+
+/// Serves one HTTP/1.1 request per connection with `answer(path, headers) -> (status line,
+/// headers, body)`; records every request's path and headers.
+fn http_server(
+    answer: impl Fn(&str, &str) -> (String, String, Vec<u8>) + Send + 'static,
+) -> (u16, Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&req).into_owned();
+            let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
+            log.lock().unwrap().push((path.clone(), text.clone()));
+            let (status, headers, body) = answer(&path, &text);
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(&body);
+        }
+    });
+    (port, seen)
+}
+
+fn b64url(b: &[u8]) -> String {
+    base64_encode(b)
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_")
+}
+
+#[test]
+fn bearer_token_flow_against_docker_registry_token_auth() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // The token service's signing key and certificate; the registry trusts the certificate.
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=caulk token issuer",
+        ])
+        .arg("-keyout")
+        .arg(dir.join("token.key"))
+        .arg("-out")
+        .arg(dir.join("token.crt")));
+    let der = run(Command::new("openssl")
+        .args(["x509", "-outform", "DER"])
+        .arg("-in")
+        .arg(dir.join("token.crt"))
+        .stdout(Stdio::piped()));
+    let _ = der; // (text output is lossy; the DER is read from a file below)
+    run(Command::new("openssl")
+        .args(["x509", "-outform", "DER"])
+        .arg("-in")
+        .arg(dir.join("token.crt"))
+        .arg("-out")
+        .arg(dir.join("token.der")));
+    let cert_der = std::fs::read(dir.join("token.der")).unwrap();
+    let key = dir.join("token.key");
+    let issued = Arc::new(AtomicU64::new(0));
+    let count = issued.clone();
+    let (token_port, token_log) = http_server(move |path, req| {
+        // Basic credentials are required: scanner / tok3n-pass.
+        let ok = req.contains(&format!("Basic {}", base64_encode(b"scanner:tok3n-pass")));
+        if !ok {
+            return ("401 Unauthorized".into(), String::new(), b"{}".to_vec());
+        }
+        let query = path.split_once('?').map_or("", |(_, q)| q);
+        let mut access = Vec::new();
+        for kv in query.split('&') {
+            if let Some(scope) = kv.strip_prefix("scope=") {
+                let scope = scope
+                    .replace("%3A", ":")
+                    .replace("%2F", "/")
+                    .replace("%2C", ",");
+                let parts: Vec<&str> = scope.split(':').collect();
+                if parts.len() == 3 {
+                    access.push(serde_json::json!({"type": parts[0], "name": parts[1],
+                        "actions": parts[2].split(',').collect::<Vec<_>>()}));
+                }
+            }
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let header =
+            serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [base64_encode(&cert_der)]});
+        let claims = serde_json::json!({"iss": "caulk-test-issuer", "sub": "scanner",
+            "aud": "caulk-test-registry", "exp": now + 600, "nbf": now - 60, "iat": now,
+            "jti": format!("t{now}"), "access": access});
+        let signing_input = format!(
+            "{}.{}",
+            b64url(header.to_string().as_bytes()),
+            b64url(claims.to_string().as_bytes())
+        );
+        let out = Command::new("openssl")
+            .args(["dgst", "-sha256", "-sign"])
+            .arg(&key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                c.stdin
+                    .take()
+                    .unwrap()
+                    .write_all(signing_input.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        count.fetch_add(1, Ordering::SeqCst);
+        let token = format!("{signing_input}.{}", b64url(&out.stdout));
+        (
+            "200 OK".into(),
+            "Content-Type: application/json\r\n".into(),
+            serde_json::to_vec(&serde_json::json!({"token": token})).unwrap(),
+        )
+    });
+    // docker-registry with token auth pointing at that service.
+    let reg_dir = dir.join("reg");
+    std::fs::create_dir_all(&reg_dir).unwrap();
+    let port = free_port();
+    let config = format!(
+        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  token:\n    realm: http://127.0.0.1:{token_port}/token\n    service: caulk-test-registry\n    issuer: caulk-test-issuer\n    rootcertbundle: {}\n",
+        reg_dir.join("storage").display(),
+        dir.join("token.crt").display()
+    );
+    std::fs::write(reg_dir.join("config.yml"), config).unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(reg_dir.join("config.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reg = Registry {
+        child,
+        port,
+        storage: reg_dir.join("storage"),
+    };
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (archive, _) = leaky(dir, 45);
+    let dest = format!("{}/team/app:2", reg.host());
+    skopeo_push(
+        dir,
+        &format!("docker-archive:{}", archive.display()),
+        &dest,
+        &[
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            "scanner:tok3n-pass",
+        ],
+    );
+    let before = issued.load(Ordering::SeqCst);
+    let (_, from_file) = support::scan_json(&archive, &[]);
+    let (code, report, err) = caulk_env(
+        &[
+            "image",
+            &dest,
+            "--insecure-registry",
+            &reg.host(),
+            "--username",
+            "scanner",
+            "--password-stdin",
+        ],
+        &[],
+        Some("tok3n-pass\n"),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(tuples(&report), tuples(&from_file));
+    assert!(
+        issued.load(Ordering::SeqCst) > before,
+        "caulk fetched a token"
+    );
+    let requests = token_log.lock().unwrap().clone();
+    let last = &requests.last().unwrap().0;
+    assert!(last.contains("service=caulk-test-registry"), "{last}");
+    assert!(
+        last.contains("scope=repository") && last.contains("team%2Fapp")
+            || last.contains("team/app"),
+        "{last}"
+    );
+    // Wrong password: the token service refuses, and caulk says so.
+    let (code, _, err) = caulk_env(
+        &[
+            "image",
+            &dest,
+            "--insecure-registry",
+            &reg.host(),
+            "--username",
+            "scanner",
+            "--password-stdin",
+        ],
+        &[],
+        Some("nope\n"),
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("token service") && err.contains("refused"),
+        "{err}"
+    );
+}
+
+#[test]
+fn authorization_is_not_sent_along_a_redirect_to_another_host() {
+    // Blob storage on another host name (localhost vs 127.0.0.1), as registries redirect to S3.
+    let (storage_port, storage_log) = http_server(|_, _| {
+        ("200 OK".into(), String::new(), b"{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]},\"config\":{}}".to_vec())
+    });
+    let config = b"{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]},\"config\":{}}".to_vec();
+    let config_digest = support::sha256(&config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": []})).unwrap();
+    let expected_auth = format!("Basic {}", base64_encode(b"scanner:pw"));
+    let auth = expected_auth.clone();
+    let (api_port, api_log) = http_server(move |path, req| {
+        if !req.contains(&auth) {
+            return (
+                "401 Unauthorized".into(),
+                "WWW-Authenticate: Basic realm=\"test\"\r\n".into(),
+                Vec::new(),
+            );
+        }
+        if path.contains("/manifests/") {
+            return (
+                "200 OK".into(),
+                "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n".into(),
+                manifest.clone(),
+            );
+        }
+        (
+            "307 Temporary Redirect".into(),
+            format!("Location: http://localhost:{storage_port}/storage/blob\r\n"),
+            Vec::new(),
+        )
+    });
+    let reference = format!("127.0.0.1:{api_port}/team/app:1");
+    let (code, report, err) = caulk_env(
+        &[
+            "image",
+            &reference,
+            "--insecure-registry",
+            &format!("127.0.0.1:{api_port}"),
+            "--username",
+            "scanner",
+            "--password-stdin",
+        ],
+        &[],
+        Some("pw\n"),
+    );
+    assert_eq!(code, 0, "{err} {report}");
+    let api = api_log.lock().unwrap().clone();
+    assert!(api
+        .iter()
+        .any(|(p, h)| p.contains("/blobs/") && h.contains(&expected_auth)));
+    let storage = storage_log.lock().unwrap().clone();
+    assert_eq!(storage.len(), 1, "the redirect was followed");
+    assert!(
+        !storage[0].1.to_ascii_lowercase().contains("authorization"),
+        "credentials leaked to the storage host: {}",
+        storage[0].1
+    );
+}
+
+#[test]
+fn fleet_scan_reads_each_shared_layer_once_and_shards_split_the_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let reg = Registry::start(&work.join("reg"), None, None);
+    let token = github_token("ghp_", 46);
+    let base = "FROM scratch\nCOPY base.txt /base/base.txt\nCOPY mid.txt /base/mid.txt\nCOPY app.txt /app.txt\n";
+    let common = |app: String| {
+        vec![
+            ("base.txt", "shared base layer\n".to_string()),
+            ("mid.txt", "shared middle layer\n".to_string()),
+            ("app.txt", app),
+        ]
+    };
+    let a = build(
+        work,
+        "fleet-a",
+        &common(format!("GITHUB_TOKEN={token}\n")),
+        base,
+        "amd64",
+    );
+    let b = build(
+        work,
+        "fleet-b",
+        &common("no secret here\n".into()),
+        base,
+        "amd64",
+    );
+    let c = build(
+        work,
+        "fleet-c",
+        &common("other team\n".into()),
+        base,
+        "amd64",
+    );
+    for (archive, dest) in [
+        (&a, "team/a:1"),
+        (&b, "team/b:1"),
+        (&b, "team/b:2"),
+        (&c, "other/c:1"),
+    ] {
+        skopeo_push(
+            work,
+            &format!("docker-archive:{}", archive.display()),
+            &format!("{}/{dest}", reg.host()),
+            &["--dest-tls-verify=false"],
+        );
+    }
+    let fleet = |extra: &[&str], name: &str| {
+        let out_dir = work.join(format!("reports-{name}"));
+        let cache = work.join(format!("cache-{name}"));
+        let target = format!("{}/team", reg.host());
+        let mut args = vec![
+            "registry",
+            target.as_str(),
+            "--insecure-registry",
+            "",
+            "-o",
+            out_dir.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ];
+        let host = reg.host();
+        args[3] = host.as_str();
+        args.extend_from_slice(extra);
+        let out = support::caulk(&args);
+        let summary: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out_dir.join("summary.json"))
+                .unwrap_or_else(|_| panic!("no summary: {}", String::from_utf8_lossy(&out.stderr))),
+        )
+        .unwrap();
+        (
+            out.status.code().unwrap(),
+            summary,
+            out_dir,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+
+    let (code, summary, out_dir, stdout) = fleet(&[], "all");
+    assert_eq!(code, 1, "{stdout}");
+    let names: Vec<String> = summary["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["image"].as_str().unwrap().to_string())
+        .collect();
+    let h = reg.host();
+    assert_eq!(
+        names,
+        [
+            format!("{h}/team/a:1"),
+            format!("{h}/team/b:1"),
+            format!("{h}/team/b:2")
+        ]
+    );
+    // 3 images x 3 layers; 4 distinct layers (base, middle, two apps), each read once.
+    assert_eq!(summary["distinct_layers"], 4);
+    assert_eq!(summary["layers_scanned"], 4);
+    assert_eq!(summary["layers_from_cache"], 5);
+    assert_eq!(summary["images_with_findings"], 1);
+    let a_report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out_dir.join(summary["images"][0]["report"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(a_report["findings"][0]["location"]["path"], "app.txt");
+    assert!(!std::fs::read_to_string(out_dir.join("summary.json"))
+        .unwrap()
+        .contains(&token));
+
+    // Two workers: every image in exactly one shard.
+    let mut union: Vec<String> = Vec::new();
+    for i in 0..2 {
+        let shard = format!("{i}/2");
+        let (code, s, _, stdout) = fleet(&["--shard", &shard], &format!("shard{i}"));
+        assert!(code == 0 || code == 1, "{stdout}");
+        union.extend(
+            s["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["image"].as_str().unwrap().to_string()),
+        );
+    }
+    union.sort();
+    assert_eq!(union, names);
+}

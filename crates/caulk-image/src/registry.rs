@@ -365,10 +365,13 @@ impl Client {
                 let realm = params.get("realm").ok_or_else(|| {
                     ImageError::invalid(&self.input, format!("{what}: bearer challenge without a realm"))
                 })?;
-                let scope = params
-                    .get("scope")
-                    .cloned()
-                    .unwrap_or_else(|| format!("repository:{}:pull", self.repository));
+                let scope = params.get("scope").cloned().unwrap_or_else(|| {
+                    if self.repository.is_empty() {
+                        "registry:catalog:*".to_string()
+                    } else {
+                        format!("repository:{}:pull", self.repository)
+                    }
+                });
                 let mut req = self.agent.get(realm).query("scope", &scope);
                 if let Some(s) = params.get("service") {
                     req = req.query("service", s);
@@ -417,7 +420,60 @@ impl Client {
         accept: Option<&str>,
         range_from: u64,
     ) -> Result<Option<ureq::Response>, ImageError> {
-        let url = format!("{}/v2/{}/{path}", self.base, self.repository);
+        self.get_api(&format!("{}/{path}", self.repository), accept, range_from)
+    }
+
+    /// A JSON document from `GET /v2/<path>`, following `Link: <…>; rel="next"` pages and
+    /// collecting the array `field` of each.
+    pub fn list(&self, path: &str, field: &str) -> Result<Vec<String>, ImageError> {
+        let mut out = Vec::new();
+        let mut next = Some(path.to_string());
+        let mut pages = 0;
+        while let Some(p) = next.take() {
+            pages += 1;
+            if pages > 10_000 {
+                return Err(ImageError::invalid(
+                    &self.input,
+                    format!("GET /v2/{path}: too many pages"),
+                ));
+            }
+            let Some(resp) = self.get_api(&p, Some("application/json"), 0)? else {
+                return Ok(out);
+            };
+            next = resp.header("Link").and_then(|l| {
+                let (target, rel) = l.split_once(';')?;
+                rel.contains("rel=\"next\"").then(|| {
+                    let t = target.trim().trim_start_matches('<').trim_end_matches('>');
+                    t.strip_prefix("/v2/").unwrap_or(t).to_string()
+                })
+            });
+            let mut text = String::new();
+            resp.into_reader()
+                .take(64 << 20)
+                .read_to_string(&mut text)
+                .map_err(|e| ImageError::invalid(&self.input, format!("GET /v2/{p}: {e}")))?;
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                ImageError::invalid(&self.input, format!("GET /v2/{p}: not JSON: {e}"))
+            })?;
+            out.extend(
+                v[field]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x.as_str().map(str::to_string)),
+            );
+        }
+        Ok(out)
+    }
+
+    /// `GET /v2/<path>` with authentication, retries and backoff. `Ok(None)` on 404.
+    pub fn get_api(
+        &self,
+        path: &str,
+        accept: Option<&str>,
+        range_from: u64,
+    ) -> Result<Option<ureq::Response>, ImageError> {
+        let url = format!("{}/v2/{path}", self.base);
         let what = format!("GET {url}");
         let mut authenticated = false;
         let mut attempt = 0;
@@ -565,6 +621,36 @@ impl Read for Resuming {
             self.reader = reader;
         }
     }
+}
+
+/// Every `repository:tag` of a registry whose repository starts with `prefix`, sorted.
+pub fn catalog(
+    registry: &str,
+    prefix: &str,
+    opts: &RegistryOptions,
+) -> Result<Vec<String>, ImageError> {
+    let root = Reference {
+        registry: registry.to_string(),
+        repository: String::new(),
+        tag: None,
+        digest: None,
+    };
+    let client = Client::new(&root, opts, registry)?;
+    let mut repos = client.list("_catalog?n=1000", "repositories")?;
+    repos.retain(|r| r.starts_with(prefix));
+    repos.sort();
+    let mut out = Vec::new();
+    for repo in repos {
+        let reference = Reference {
+            repository: repo.clone(),
+            ..root.clone()
+        };
+        let c = Client::new(&reference, opts, registry)?;
+        let mut tags = c.list(&format!("{repo}/tags/list?n=1000"), "tags")?;
+        tags.sort();
+        out.extend(tags.into_iter().map(|t| format!("{repo}:{t}")));
+    }
+    Ok(out)
 }
 
 /// An image in a registry, seen as an OCI layout: `index.json` names the manifest the reference
