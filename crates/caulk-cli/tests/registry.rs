@@ -654,11 +654,14 @@ fn corrupted_blob_and_registry_gone_mid_download_are_clear_errors() {
     assert!(err.contains(hex), "{err}");
 }
 
+/// Every request a test server saw: (path, the whole request head).
+type RequestLog = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
 /// Serves one HTTP/1.1 request per connection with `answer(path, headers) -> (status line,
 /// headers, body)`; records every request's path and headers.
 fn http_server(
     answer: impl Fn(&str, &str) -> (String, String, Vec<u8>) + Send + 'static,
-) -> (u16, Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+) -> (u16, RequestLog) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -717,12 +720,6 @@ fn bearer_token_flow_against_docker_registry_token_auth() {
         .arg(dir.join("token.key"))
         .arg("-out")
         .arg(dir.join("token.crt")));
-    let der = run(Command::new("openssl")
-        .args(["x509", "-outform", "DER"])
-        .arg("-in")
-        .arg(dir.join("token.crt"))
-        .stdout(Stdio::piped()));
-    let _ = der; // (text output is lossy; the DER is read from a file below)
     run(Command::new("openssl")
         .args(["x509", "-outform", "DER"])
         .arg("-in")
