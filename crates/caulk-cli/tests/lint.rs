@@ -226,6 +226,9 @@ fn shipped_deploy_manifests_lint_clean_and_use_real_options() {
         .collect();
     assert!(options.len() >= 3, "{options:?}");
     for o in options {
-        assert!(help.contains(&format!("--{o}")), "caulk registry has no --{o}");
+        assert!(
+            help.contains(&format!("--{o}")),
+            "caulk registry has no --{o}"
+        );
     }
 }

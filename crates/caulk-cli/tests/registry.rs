@@ -420,6 +420,50 @@ fn basic_auth_over_tls_with_a_test_ca_and_credentials_from_flags_or_docker_confi
     );
     assert_eq!(code, 1, "{err}");
     assert_eq!(tuples(&report), tuples(&from_file));
+    // From a credential helper named in config.json (`credHelpers`): a real program on PATH.
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-caulktest");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nread server\n[ \"$1\" = get ] || exit 1\necho \"$server\" > \"$(dirname \"$0\")/asked\"\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"scanner\",\"Secret\":\"s3cret-pass\"}' \"$server\"\n",
+    )
+    .unwrap();
+    run(Command::new("chmod").arg("755").arg(&helper));
+    std::fs::write(
+        docker_config.join("config.json"),
+        format!(r#"{{"credHelpers":{{"{}":"caulktest"}}}}"#, reg.host()),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let (code, report, err) = caulk_env(
+        &["image", &dest, "--ca-file", ca],
+        &[
+            ("DOCKER_CONFIG", docker_config.to_str().unwrap()),
+            ("PATH", &path),
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(tuples(&report), tuples(&from_file));
+    assert_eq!(
+        std::fs::read_to_string(bin.join("asked")).unwrap().trim(),
+        reg.host()
+    );
+    // From Podman's auth.json (`podman login` writes it; REGISTRY_AUTH_FILE points at it).
+    let auth_json = tmp.path().join("auth.json");
+    std::fs::write(
+        &auth_json,
+        format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, reg.host()),
+    )
+    .unwrap();
+    let (code, report, err) = caulk_env(
+        &["image", &dest, "--ca-file", ca],
+        &[("REGISTRY_AUTH_FILE", auth_json.to_str().unwrap())],
+        None,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(tuples(&report), tuples(&from_file));
 }
 
 fn base64_encode(b: &[u8]) -> String {
@@ -1066,4 +1110,187 @@ fn fleet_scan_reads_each_shared_layer_once_and_shards_split_the_images() {
     }
     union.sort();
     assert_eq!(union, names);
+}
+
+/// An OCI layout whose index carries, beside the image, a BuildKit-style provenance attestation
+/// (`mode=max`) that recorded a build argument's value.
+fn image_with_provenance(dir: &Path, token: &str) {
+    use support::{layer, Entry, Image};
+    let img = Image::new(vec![layer(&[Entry::File(
+        "app/main.txt",
+        b"hello\n".to_vec(),
+    )])]);
+    img.oci_layout(
+        dir,
+        support::gzip,
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    );
+    let blobs = dir.join("blobs/sha256");
+    let put = |data: &[u8]| {
+        let d = support::sha256(data);
+        std::fs::write(blobs.join(&d[7..]), data).unwrap();
+        d
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let image = index["manifests"][0].clone();
+    let statement = serde_json::to_vec(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": "https://slsa.dev/provenance/v0.2",
+        "subject": [{"name": "_", "digest": {"sha256": image["digest"].as_str().unwrap()[7..].to_string()}}],
+        "predicate": {
+            "builder": {"id": ""},
+            "buildType": "https://mobyproject.org/buildkit@v1",
+            "invocation": {"configSource": {"entryPoint": "Dockerfile"}, "parameters": {
+                "frontend": "dockerfile.v0",
+                "args": {"build-arg:NPM_TOKEN": token, "build-arg:APP_ENV": "production"}}}
+        }
+    }))
+    .unwrap();
+    let st = put(&statement);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "unknown", "os": "unknown", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [st]}}))
+    .unwrap();
+    let cfg = put(&config);
+    let attestation = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": st, "size": statement.len(),
+            "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}]}))
+    .unwrap();
+    let att = put(&attestation);
+    let mut image_desc = image.clone();
+    image_desc.as_object_mut().unwrap().remove("annotations");
+    image_desc["platform"] = serde_json::json!({"os": "linux", "architecture": "amd64"});
+    let inner = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [image_desc, {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": att, "size": attestation.len(),
+            "platform": {"os": "unknown", "architecture": "unknown"},
+            "annotations": {"vnd.docker.reference.type": "attestation-manifest",
+                            "vnd.docker.reference.digest": image["digest"]}}]}))
+    .unwrap();
+    let inner_digest = put(&inner);
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json", "digest": inner_digest,
+            "size": inner.len(), "annotations": {"org.opencontainers.image.ref.name": "prov"}}]}))
+        .unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn provenance_attestations_are_scanned_from_a_layout_and_from_a_registry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let token = github_token("npm_", 47);
+    let layout = tmp.path().join("prov");
+    image_with_provenance(&layout, &token);
+    let check = |report: &serde_json::Value| {
+        let found: Vec<&serde_json::Value> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["location"]["kind"] == "attestation")
+            .collect();
+        assert_eq!(found.len(), 1, "{report}");
+        assert_eq!(
+            found[0]["location"]["key"],
+            "predicate.invocation.parameters.args.build-arg:NPM_TOKEN"
+        );
+        assert!(found[0]["remediation"]
+            .as_str()
+            .unwrap()
+            .contains("--secret"));
+        assert!(!report.to_string().contains(&token));
+    };
+    let (code, from_layout) = support::scan_json(&layout, &[]);
+    assert_eq!(code, 1, "{from_layout}");
+    check(&from_layout);
+
+    std::fs::write(
+        tmp.path().join("policy.json"),
+        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+    )
+    .unwrap();
+    let reg = Registry::start(&tmp.path().join("reg"), None, None);
+    let dest = format!("{}/team/prov:1", reg.host());
+    skopeo_push(
+        tmp.path(),
+        &format!("oci:{}:prov", layout.display()),
+        &dest,
+        &["--all", "--dest-tls-verify=false"],
+    );
+    let (code, from_registry, err) = caulk_env(
+        &["image", &dest, "--insecure-registry", &reg.host()],
+        &[],
+        None,
+    );
+    assert_eq!(code, 1, "{err}");
+    check(&from_registry);
+}
+
+#[test]
+fn busy_registries_are_retried_with_backoff_and_then_given_up_on() {
+    let config = b"{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]},\"config\":{}}".to_vec();
+    let config_digest = support::sha256(&config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": []})).unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let n = calls.clone();
+    // 429, then 503, then the image; the repository `down` always answers 503.
+    let (port, log) = http_server(move |path, _| {
+        if path.contains("/down/") {
+            return ("503 Service Unavailable".into(), String::new(), Vec::new());
+        }
+        match n.fetch_add(1, Ordering::SeqCst) {
+            0 => (
+                "429 Too Many Requests".into(),
+                "Retry-After: 1\r\n".into(),
+                Vec::new(),
+            ),
+            1 => ("503 Service Unavailable".into(), String::new(), Vec::new()),
+            _ if path.contains("/manifests/") => (
+                "200 OK".into(),
+                "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n".into(),
+                manifest.clone(),
+            ),
+            _ => ("200 OK".into(), String::new(), config.clone()),
+        }
+    });
+    let host = format!("127.0.0.1:{port}");
+    let (code, _, err) = caulk_env(
+        &[
+            "image",
+            &format!("{host}/team/app:1"),
+            "--insecure-registry",
+            &host,
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let manifest_gets = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p.contains("/manifests/"))
+        .count();
+    assert_eq!(manifest_gets, 3, "two refusals, then the manifest");
+    let (code, _, err) = caulk_env(
+        &[
+            "image",
+            &format!("{host}/down/app:1"),
+            "--insecure-registry",
+            &host,
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("503") && err.contains("attempts"), "{err}");
 }

@@ -89,6 +89,69 @@ fn scan_text(scanner: &mut Scanner, text: &str, scratch: &mut Vec<Match>) -> Vec
         .collect()
 }
 
+/// Scans an in-toto statement: every string value, as `KEY=value` where KEY is the last key of
+/// its JSON path (`build-arg:NPM_TOKEN` → `NPM_TOKEN`), so assignment rules apply. Hits carry
+/// the whole JSON path as their key.
+pub fn scan_statement(scanner: &mut Scanner, statement: &[u8]) -> Vec<TextHit> {
+    let mut hits = Vec::new();
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(statement) else {
+        return hits;
+    };
+    let mut leaves: Vec<(String, String)> = Vec::new();
+    fn walk(
+        v: &serde_json::Value,
+        path: &mut String,
+        depth: usize,
+        out: &mut Vec<(String, String)>,
+    ) {
+        if depth > 64 || out.len() > 100_000 {
+            return;
+        }
+        match v {
+            serde_json::Value::String(s) => out.push((path.clone(), s.clone())),
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    walk(x, path, depth + 1, out);
+                    path.truncate(len);
+                }
+            }
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    let len = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(k);
+                    walk(x, path, depth + 1, out);
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(&value, &mut String::new(), 0, &mut leaves);
+    let mut scratch = Vec::new();
+    for (path, text) in leaves {
+        let last = path.rsplit('.').next().unwrap_or(&path);
+        let key = last.strip_prefix("build-arg:").unwrap_or(last);
+        let line = format!("{key}={text}");
+        for (rule, secret, matched) in scan_text(scanner, &line, &mut scratch) {
+            hits.push(TextHit {
+                rule,
+                kind: LocationKind::Attestation,
+                key: Some(path.clone()),
+                history_index: None,
+                secret,
+                matched,
+                line_text: line.as_bytes().to_vec(),
+            });
+        }
+    }
+    hits
+}
+
 /// Scans the config fields.
 pub fn scan_config(scanner: &mut Scanner, config: &ImageConfig) -> Vec<TextHit> {
     let mut hits = Vec::new();

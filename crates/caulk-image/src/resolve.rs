@@ -48,6 +48,18 @@ pub struct LayerRef {
     pub media_type: String,
 }
 
+/// An in-toto statement attached to an image by an attestation manifest (BuildKit provenance,
+/// SBOMs).
+#[derive(Debug, Clone)]
+pub struct Attestation {
+    /// The attestation manifest's digest.
+    pub manifest_digest: String,
+    /// The statement blob's digest.
+    pub blob_digest: String,
+    pub predicate_type: Option<String>,
+    pub statement: Vec<u8>,
+}
+
 /// One image found in the input.
 pub struct ImageTarget {
     pub name: String,
@@ -55,6 +67,8 @@ pub struct ImageTarget {
     pub config_digest: String,
     pub config: ImageConfig,
     pub layers: Vec<LayerRef>,
+    /// Statements of the attestation manifests that refer to this image.
+    pub attestations: Vec<Attestation>,
 }
 
 /// Images found, plus what was listed but not scanned.
@@ -243,6 +257,7 @@ fn resolve_docker(store: &dyn Store, limits: &Limits) -> Result<Resolved, ImageE
             config_digest: actual,
             config,
             layers,
+            attestations: Vec::new(),
         });
     }
     Ok(Resolved {
@@ -338,12 +353,18 @@ fn walk(
         let index: Index = parse(input, &blob, &bytes)?;
         let (attest, images): (Vec<&Descriptor>, Vec<&Descriptor>) =
             index.manifests.iter().partition(|d| is_attestation(d));
+        let mut statements: Vec<(Option<String>, Attestation)> = Vec::new();
         for a in attest {
-            out.notes.push(format!(
-                "attestation manifest {} listed, not scanned",
-                a.digest
-            ));
+            let subject = a
+                .annotation("vnd.docker.reference.digest")
+                .map(str::to_string);
+            statements.extend(
+                read_attestation(store, a, limits, &mut out.notes)?
+                    .into_iter()
+                    .map(|s| (subject.clone(), s)),
+            );
         }
+        let first_new = out.images.len();
         let chosen: Vec<&Descriptor> = if images.len() <= 1 {
             images
         } else {
@@ -388,6 +409,17 @@ fn walk(
             };
             walk(store, d, child_name, sel, limits, depth + 1, out)?;
         }
+        // Statements go to the image they name (images of platforms not chosen are not scanned,
+        // and neither are their statements).
+        for (subject, st) in statements {
+            let target = out.images[first_new..].iter_mut().find(|i| match &subject {
+                Some(s) => i.manifest_digest.as_deref() == Some(s.as_str()),
+                None => true,
+            });
+            if let Some(img) = target {
+                img.attestations.push(st);
+            }
+        }
         return Ok(());
     }
     let manifest: ImageManifest = parse(input, &blob, &bytes)?;
@@ -423,8 +455,47 @@ fn walk(
         config_digest: cfg_digest.to_string(),
         config,
         layers,
+        attestations: Vec::new(),
     });
     Ok(())
+}
+
+/// The in-toto statements of an attestation manifest (bounded like any JSON document).
+fn read_attestation(
+    store: &dyn Store,
+    desc: &Descriptor,
+    limits: &Limits,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Attestation>, ImageError> {
+    let input = store.input();
+    let digest = parse_digest(input, &desc.digest)?;
+    let name = blob_name(&digest);
+    let (bytes, _) = read_json_bytes(store, &name, Some(&digest), limits)?;
+    let manifest: ImageManifest = parse(input, &name, &bytes)?;
+    let mut out = Vec::new();
+    for l in &manifest.layers {
+        if !l.media_type.contains("in-toto") {
+            continue;
+        }
+        let d = parse_digest(input, &l.digest)?;
+        if l.size > limits.max_json_bytes as i64 {
+            notes.push(format!(
+                "attestation {}: statement {} ({} bytes) is larger than {} bytes: not scanned",
+                desc.digest, l.digest, l.size, limits.max_json_bytes
+            ));
+            continue;
+        }
+        let (statement, _) = read_json_bytes(store, &blob_name(&d), Some(&d), limits)?;
+        out.push(Attestation {
+            manifest_digest: desc.digest.clone(),
+            blob_digest: l.digest.clone(),
+            predicate_type: l
+                .annotation("in-toto.io/predicate-type")
+                .map(str::to_string),
+            statement,
+        });
+    }
+    Ok(out)
 }
 
 fn platform_matches(p: &Platform, want: &str) -> bool {

@@ -359,10 +359,20 @@ fn build_image(
     let name = img.name.clone();
     let config_hits = scan_config(scanner, &img.config);
     let history_hits = scan_history(scanner, &img.config);
+    let attestation_hits: Vec<(&crate::resolve::Attestation, TextHit)> = img
+        .attestations
+        .iter()
+        .flat_map(|a| {
+            crate::config::scan_statement(scanner, &a.statement)
+                .into_iter()
+                .map(move |h| (a, h))
+        })
+        .collect();
     // Every secret found anywhere is redacted from every instruction shown.
     let mut secrets: Vec<Vec<u8>> = config_hits
         .iter()
         .chain(&history_hits)
+        .chain(attestation_hits.iter().map(|(_, h)| h))
         .map(|h| h.secret.clone())
         .chain(
             scans
@@ -461,6 +471,19 @@ fn build_image(
             verdicts: None,
         };
         push(*rule, loc, evidence, None, None);
+    }
+    for (a, h) in &attestation_hits {
+        let mut loc = Location::new(LocationKind::Attestation);
+        loc.key = h.key.clone();
+        loc.layer_digest = Some(a.blob_digest.clone());
+        loc.instruction = a.predicate_type.clone();
+        let evidence = Evidence {
+            secret: h.secret.clone(),
+            matched: h.matched.clone(),
+            line: h.line_text.clone(),
+            verdicts: None,
+        };
+        push(h.rule, loc, evidence, None, None);
     }
     let indexes: Vec<&LayerIndex> = scans.iter().map(|s| &s.index).collect();
     for (i, s) in scans.iter().enumerate() {

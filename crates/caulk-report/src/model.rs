@@ -84,6 +84,9 @@ pub enum LocationKind {
     History,
     #[serde(rename = "layer")]
     Layer,
+    /// A build attestation (BuildKit provenance in `mode=max` records build-arg values).
+    #[serde(rename = "attestation")]
+    Attestation,
 }
 
 impl LocationKind {
@@ -95,6 +98,7 @@ impl LocationKind {
             LocationKind::ConfigEntrypoint => "config.entrypoint",
             LocationKind::ConfigOther => "config.other",
             LocationKind::History => "history",
+            LocationKind::Attestation => "attestation",
             LocationKind::Layer => "layer",
         }
     }

@@ -55,6 +55,11 @@ pub fn advice(input: &FixInput<'_>) -> String {
         LocationKind::ConfigOther => format!(
             "Remove the secret from the image configuration and supply it at run time from a secret store. {rotate}"
         ),
+        LocationKind::Attestation => format!(
+            "BuildKit's provenance in `mode=max` records every build argument's value. Pass the secret with \
+             `RUN --mount=type=secret` and `docker build --secret` instead of `--build-arg`, or build with \
+             `--provenance=mode=min`; delete the pushed attestation (re-push the image index without it). {rotate}"
+        ),
         LocationKind::History => match &loc.key {
             Some(key) => format!(
                 "Build argument `{key}` is recorded in the history of every RUN after `ARG {key}` \

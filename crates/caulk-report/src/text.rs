@@ -31,6 +31,13 @@ pub(crate) fn describe(loc: &Location) -> String {
         LocationKind::ConfigCmd => "config CMD".to_string(),
         LocationKind::ConfigEntrypoint => "config ENTRYPOINT".to_string(),
         LocationKind::ConfigOther => format!("config {key}"),
+        LocationKind::Attestation => format!(
+            "attestation {} {key}",
+            loc.layer_digest
+                .as_deref()
+                .map(|d| &d[..d.len().min(19)])
+                .unwrap_or("")
+        ),
         LocationKind::History => {
             let mut s = format!("history #{}", loc.history_index.unwrap_or(0));
             if !key.is_empty() {
