@@ -4,7 +4,7 @@
 
 use anyhow::{Context as _, Result};
 use caulk_image::cache::LayerCache;
-use caulk_image::registry::{catalog, Reference, RegistryOptions, RegistryStore};
+use caulk_image::registry::{catalog, Reference, RegistryStore};
 use caulk_image::ScanOptions;
 use caulk_report::Format;
 use serde::Serialize;
@@ -94,6 +94,13 @@ pub fn run(args: &RegistryArgs) -> Result<i32> {
         Some((h, p)) => (h.to_string(), p.trim_end_matches('/').to_string()),
         None => (args.target.clone(), String::new()),
     };
+    let platform = match crate::opts::parse_platform(args.platform.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("caulk: error: {e}");
+            return Ok(exit_codes::ERROR);
+        }
+    };
     let shard = match args.shard.as_deref().map(parse_shard).transpose() {
         Ok(s) => s,
         Err(e) => {
@@ -108,23 +115,12 @@ pub fn run(args: &RegistryArgs) -> Result<i32> {
             return Ok(exit_codes::ERROR);
         }
     };
-    let password = if args.password_stdin {
-        let mut p = String::new();
-        io::stdin().read_line(&mut p).context("--password-stdin")?;
-        Some(p.trim_end_matches(['\r', '\n']).to_string())
-    } else {
-        None
-    };
-    if args.password_stdin != args.username.is_some() {
-        eprintln!("caulk: error: --username and --password-stdin go together");
-        return Ok(exit_codes::ERROR);
-    }
-    let ropts = RegistryOptions {
-        insecure: args.insecure_registry.clone(),
-        ca_file: args.ca_file.clone(),
-        username: args.username.clone(),
-        password,
-        retries: 3,
+    let ropts = match args.registry.options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("caulk: error: {e}");
+            return Ok(exit_codes::ERROR);
+        }
     };
     let mut images = match catalog(&host, &prefix, &ropts) {
         Ok(i) => i,
@@ -178,6 +174,10 @@ pub fn run(args: &RegistryArgs) -> Result<i32> {
             eprintln!("caulk: [{}/{}] {host}/{image}", k + 1, images.len());
         }
         let opts = ScanOptions {
+            selection: caulk_image::Selection {
+                image: None,
+                platform: platform.clone(),
+            },
             threads: args.threads,
             cache: Some(cache.clone()),
             limits: limits.clone(),

@@ -367,29 +367,22 @@ fn scan_target(
             "registry" => {
                 let reference =
                     registry::Reference::parse(input).map_err(|e| ImageError::invalid(input, e))?;
-                let password = if args.password_stdin {
-                    let mut p = String::new();
-                    io::stdin().read_line(&mut p).map_err(|e| {
-                        ImageError::invalid(input, format!("--password-stdin: {e}"))
-                    })?;
-                    Some(p.trim_end_matches(['\r', '\n']).to_string())
-                } else {
-                    None
+                let ropts = args
+                    .registry
+                    .options()
+                    .map_err(|e| ImageError::invalid(input, e))?;
+                // Say what the daemon said too: the user may have meant a local image.
+                let not_local = |e: ImageError| {
+                    if tried.is_empty() {
+                        e
+                    } else {
+                        ImageError::invalid(
+                            input,
+                            format!("{}; then from the registry: {e}", tried.join("; ")),
+                        )
+                    }
                 };
-                if args.password_stdin != args.username.is_some() {
-                    return Err(ImageError::invalid(
-                        input,
-                        "--username and --password-stdin go together",
-                    ));
-                }
-                let ropts = registry::RegistryOptions {
-                    insecure: args.insecure_registry.clone(),
-                    ca_file: args.ca_file.clone(),
-                    username: args.username.clone(),
-                    password,
-                    retries: 3,
-                };
-                let store = registry::RegistryStore::open(&reference, &ropts)?;
+                let store = registry::RegistryStore::open(&reference, &ropts).map_err(not_local)?;
                 return caulk_image::scan_store(&store, rules, opts, progress);
             }
             other => {

@@ -31,6 +31,48 @@ pub enum Command {
     Cache(CacheCommand),
 }
 
+/// How to reach registries: credentials, TLS, plain HTTP.
+#[derive(Args, Debug)]
+pub struct RegistryAccess {
+    /// Registry user name (with --password-stdin); default: docker/podman login credentials.
+    #[arg(long, value_name = "USER")]
+    pub username: Option<String>,
+    /// Read the registry password (or token) from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Reach this registry (host[:port]) over plain HTTP; repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+    /// Trust the CA certificates in this PEM file for registries, beside the system's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl RegistryAccess {
+    /// The registry options, reading the password from standard input when asked to.
+    pub fn options(&self) -> Result<caulk_image::registry::RegistryOptions, String> {
+        if self.password_stdin != self.username.is_some() {
+            return Err("--username and --password-stdin go together".into());
+        }
+        let password = if self.password_stdin {
+            let mut p = String::new();
+            std::io::stdin()
+                .read_line(&mut p)
+                .map_err(|e| format!("--password-stdin: {e}"))?;
+            Some(p.trim_end_matches(['\r', '\n']).to_string())
+        } else {
+            None
+        };
+        Ok(caulk_image::registry::RegistryOptions {
+            insecure: self.insecure_registry.clone(),
+            ca_file: self.ca_file.clone(),
+            username: self.username.clone(),
+            password,
+            retries: 3,
+        })
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct RegistryArgs {
     /// HOST[:PORT][/PREFIX]: the registry, and only repositories under PREFIX.
@@ -51,22 +93,16 @@ pub struct RegistryArgs {
     /// Configuration file (default: caulk.toml or .caulk.toml in the working directory).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Registry user name (with --password-stdin); default: docker/podman login credentials.
-    #[arg(long, value_name = "USER")]
-    pub username: Option<String>,
-    /// Read the registry password (or token) from standard input.
-    #[arg(long)]
-    pub password_stdin: bool,
-    /// Reach this registry (host[:port]) over plain HTTP; repeatable.
-    #[arg(long = "insecure-registry", value_name = "HOST")]
-    pub insecure_registry: Vec<String>,
-    /// Trust the CA certificates in this PEM file, beside the system's.
-    #[arg(long, value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryAccess,
     /// Layer cache directory, shared by workers (default: $CAULK_CACHE_DIR, $XDG_CACHE_HOME/caulk
     /// or ~/.cache/caulk).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Platform to scan from multi-platform indexes: os/arch[/variant], or `all`. Default: the
+    /// host's.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
     /// Worker threads for layers (0: one per core).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
@@ -237,18 +273,8 @@ pub struct ImageArgs {
         value_delimiter = ','
     )]
     pub image_src: Vec<String>,
-    /// Registry user name (with --password-stdin); default: docker/podman login credentials.
-    #[arg(long, value_name = "USER")]
-    pub username: Option<String>,
-    /// Read the registry password (or token) from standard input.
-    #[arg(long)]
-    pub password_stdin: bool,
-    /// Reach this registry (host[:port]) over plain HTTP; repeatable.
-    #[arg(long = "insecure-registry", value_name = "HOST")]
-    pub insecure_registry: Vec<String>,
-    /// Trust the CA certificates in this PEM file for registries, beside the system's.
-    #[arg(long, value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryAccess,
     /// Neither read nor write the layer cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -258,6 +284,22 @@ pub struct ImageArgs {
     /// No progress on standard error.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+/// `--platform`: os/arch[/variant], `all`, or the host's when not given.
+pub fn parse_platform(p: Option<&str>) -> Result<PlatformChoice, String> {
+    Ok(match p {
+        None => PlatformChoice::Host,
+        Some("all") => PlatformChoice::All,
+        Some(p) if p.split('/').count() >= 2 && p.split('/').all(|c| !c.is_empty()) => {
+            PlatformChoice::Only(p.to_string())
+        }
+        Some(p) => {
+            return Err(format!(
+                "--platform `{p}`: expected os/arch[/variant] or `all`"
+            ))
+        }
+    })
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -276,18 +318,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
 impl ImageArgs {
     /// Validates the options into scan options.
     pub fn scan_options(&self) -> Result<ScanOptions, String> {
-        let platform = match self.platform.as_deref() {
-            None => PlatformChoice::Host,
-            Some("all") => PlatformChoice::All,
-            Some(p) if p.split('/').count() >= 2 && p.split('/').all(|c| !c.is_empty()) => {
-                PlatformChoice::Only(p.to_string())
-            }
-            Some(p) => {
-                return Err(format!(
-                    "--platform `{p}`: expected os/arch[/variant] or `all`"
-                ))
-            }
-        };
+        let platform = parse_platform(self.platform.as_deref())?;
         let mut limits = Limits {
             max_nested_depth: self.max_depth,
             ..Limits::default()

@@ -165,7 +165,10 @@ fn image_from_the_podman_api_matches_the_same_image_as_a_file() {
     assert!(!text.contains(&file_token) && !text.contains(&env_token));
 
     // An image the daemon does not have: exit 2, naming the socket.
-    let out = caulk_with_host(&sock, &["image", "caulk-no-such-image:9"]);
+    let out = caulk_with_host(
+        &sock,
+        &["image", "caulk-no-such-image:9", "--image-src", "daemon"],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -177,14 +180,35 @@ fn image_from_the_podman_api_matches_the_same_image_as_a_file() {
 #[test]
 fn no_daemon_and_remote_hosts_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = caulk_with_host(&tmp.path().join("none.sock"), &["image", "app:1.4"]);
+    let out = caulk_with_host(
+        &tmp.path().join("none.sock"),
+        &["image", "app:1.4", "--image-src", "daemon"],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no Docker or Podman API answered"), "{err}");
     assert!(err.contains("none.sock"), "{err}");
+    // Then the registry (unreachable here: no network): both failures are named.
+    let out = caulk_with_host(
+        &tmp.path().join("none.sock"),
+        &[
+            "image",
+            "127.0.0.1:9/app:1.4",
+            "--insecure-registry",
+            "127.0.0.1:9",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("none.sock")
+            && err.contains("then from the registry")
+            && err.contains("127.0.0.1:9"),
+        "{err}"
+    );
 
     let out = Command::new(env!("CARGO_BIN_EXE_caulk"))
-        .args(["image", "app:1.4"])
+        .args(["image", "app:1.4", "--image-src", "daemon"])
         .env("DOCKER_HOST", "tcp://10.0.0.1:2375")
         .output()
         .unwrap();

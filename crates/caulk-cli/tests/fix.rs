@@ -7,7 +7,7 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use support::{caulk, repo_root};
+use support::{caulk, repo_root, run};
 
 fn buildah(store: &Path, args: &[&str]) {
     let out = buildah_output(store, args, &[]);
@@ -195,16 +195,6 @@ fn fixed_env_containerfile_builds_and_scans_clean() {
 
     let (code, after) = build_and_scan(&ctx, &store, &[], "env-after");
     assert_eq!(code, 0, "the fixed image is clean: {after}");
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A real `sshd` on 127.0.0.1 that lets one key in and answers every session with a fixed line.

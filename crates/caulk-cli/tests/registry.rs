@@ -12,17 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use support::{github_token, tuples};
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::{github_token, run, tuples};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -564,6 +554,38 @@ fn multi_platform_index_selects_a_platform() {
     let (code, all, err) = scan("all");
     assert_eq!(code, 1, "{err}");
     assert_eq!(all["images"].as_array().unwrap().len(), 2);
+
+    // The fleet command selects platforms the same way.
+    let out_dir = tmp.path().join("fleet");
+    let target = format!("{}/team", reg.host());
+    let host = reg.host();
+    let out = support::caulk(&[
+        "registry",
+        &target,
+        "--insecure-registry",
+        &host,
+        "--platform",
+        "linux/arm64",
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out_dir.join(summary["images"][0]["report"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["images"][0]["platform"], "linux/arm64");
+    assert_eq!(
+        report["findings"][0]["fingerprint"],
+        arm_report["findings"][0]["fingerprint"]
+    );
 }
 
 /// Copies a docker-archive into an OCI layout under the tag `arch`.

@@ -539,7 +539,7 @@ impl Client {
                         };
                         return Err(ImageError::invalid(&self.input, format!("{what}: TLS: {msg}{hint}")));
                     }
-                    if attempt >= self.retries {
+                    if attempt >= self.retries || t.kind() == ureq::ErrorKind::Dns {
                         return Err(ImageError::invalid(
                             &self.input,
                             format!("{what}: {:?}: {msg} (after {} attempts)", t.kind(), attempt + 1),

@@ -216,6 +216,17 @@ pub fn write_tar(path: &Path, files: &[(String, Vec<u8>)]) {
     b.finish().unwrap();
 }
 
+/// Runs a command that must succeed; returns its standard output.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Runs the caulk binary, with a layer cache of its own (so that no test sees another's).
 pub fn caulk(args: &[&str]) -> Output {
     let cache = tempfile::tempdir().unwrap();

@@ -230,14 +230,10 @@ fn dockerignore_entries(
     ctx: &dyn BuildContext,
     fixes: &mut Vec<Fix>,
 ) {
-    let broad = df.instructions.iter().any(|i| {
-        matches!(i.name.as_str(), "copy" | "add")
-            && i.flag_values("from").next().is_none()
-            && i.args.len() >= 2
-            && i.args[..i.args.len() - 1]
-                .iter()
-                .any(|a| matches!(a.value.as_str(), "." | "./" | "*" | "./*"))
-    });
+    let broad = df
+        .instructions
+        .iter()
+        .any(crate::rules::broad_copy_of_sensitive_context_file::broad_copy);
     if !broad {
         return;
     }

@@ -47,14 +47,7 @@ fn check(cx: &mut Checker<'_>) {
         .df
         .instructions
         .iter()
-        .filter(|i| {
-            matches!(i.name.as_str(), "copy" | "add")
-                && i.flag_values("from").next().is_none()
-                && i.args.len() >= 2
-                && i.args[..i.args.len() - 1]
-                    .iter()
-                    .any(|a| matches!(a.value.as_str(), "." | "./" | "*" | "./*"))
-        })
+        .filter(|i| broad_copy(i))
         .cloned()
         .collect();
     if broad.is_empty() {
@@ -81,4 +74,14 @@ fn check(cx: &mut Checker<'_>) {
             );
         }
     }
+}
+
+/// `COPY . .`, `ADD ./* /app`: a copy of the whole build context (not from a stage).
+pub(crate) fn broad_copy(i: &crate::dockerfile::Instruction) -> bool {
+    matches!(i.name.as_str(), "copy" | "add")
+        && i.flag_values("from").next().is_none()
+        && i.args.len() >= 2
+        && i.args[..i.args.len() - 1]
+            .iter()
+            .any(|a| matches!(a.value.as_str(), "." | "./" | "*" | "./*"))
 }

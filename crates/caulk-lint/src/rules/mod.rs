@@ -8,7 +8,7 @@ use caulk_rules::{Context, Scanner, Severity};
 
 use crate::dockerfile::{Dockerfile, Instruction};
 
-mod broad_copy_of_sensitive_context_file;
+pub(crate) mod broad_copy_of_sensitive_context_file;
 pub(crate) mod build_arg_secret_used_by_run;
 mod committed_kubernetes_secret;
 mod copy_of_sensitive_file;
