@@ -232,33 +232,30 @@ fn cached_or_scan(
     scanner: &mut caulk_rules::Scanner,
     scratch: &mut Scratch,
 ) -> Result<LayerScan, ImageError> {
-    let stats = &opts.cache_stats;
     let ready = prescanned
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&store.canonical(&layer.name));
-    if let Some(scan) = ready {
-        verify(store.input(), layer, &scan)?;
-        if let Some(cache) = opts.cache.as_deref() {
-            stats.misses.fetch_add(1, Ordering::Relaxed);
-            if let Err(e) = cache.put(layer, &scan) {
-                let mut w = stats.write_error.lock().unwrap_or_else(|e| e.into_inner());
-                w.get_or_insert_with(|| e.to_string());
-            }
+    let scan = match ready {
+        Some(scan) => {
+            verify(store.input(), layer, &scan)?;
+            scan
         }
-        return Ok(scan);
-    }
-    if let Some(cache) = opts.cache.as_deref() {
-        if !opts.show_secrets && store.exists(&layer.name) {
-            if let Some(scan) = cache.get(layer) {
-                verify(store.input(), layer, &scan)?;
-                stats.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(scan);
+        None => {
+            if let Some(cache) = opts.cache.as_deref() {
+                if !opts.show_secrets && store.exists(&layer.name) {
+                    if let Some(scan) = cache.get(layer) {
+                        verify(store.input(), layer, &scan)?;
+                        opts.cache_stats.hits.fetch_add(1, Ordering::Relaxed);
+                        return Ok(scan);
+                    }
+                }
             }
+            scan_one(store, layer, scanner, scratch, &opts.limits)?
         }
-    }
-    let scan = scan_one(store, layer, scanner, scratch, &opts.limits)?;
+    };
     if let Some(cache) = opts.cache.as_deref() {
+        let stats = &opts.cache_stats;
         stats.misses.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = cache.put(layer, &scan) {
             let mut w = stats.write_error.lock().unwrap_or_else(|e| e.into_inner());
