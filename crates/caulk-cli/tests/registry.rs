@@ -94,25 +94,23 @@ struct Tls {
     cert_dir: PathBuf,
 }
 
+/// An RSA key and a self-signed certificate for it, valid two days (openssl).
+fn self_signed(key: &Path, cert: &Path, cn: &str) {
+    run(Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        ])
+        .arg(format!("/CN={cn}"))
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert));
+}
+
 fn make_tls(dir: &Path) -> Tls {
     std::fs::create_dir_all(dir).unwrap();
     let p = |n: &str| dir.join(n);
-    run(Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=caulk test CA",
-        ])
-        .arg("-keyout")
-        .arg(p("ca.key"))
-        .arg("-out")
-        .arg(p("ca.crt")));
+    self_signed(&p("ca.key"), &p("ca.crt"), "caulk test CA");
     run(Command::new("openssl")
         .args([
             "req",
@@ -770,22 +768,11 @@ fn bearer_token_flow_against_docker_registry_token_auth() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     // The token service's signing key and certificate; the registry trusts the certificate.
-    run(Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=caulk token issuer",
-        ])
-        .arg("-keyout")
-        .arg(dir.join("token.key"))
-        .arg("-out")
-        .arg(dir.join("token.crt")));
+    self_signed(
+        &dir.join("token.key"),
+        &dir.join("token.crt"),
+        "caulk token issuer",
+    );
     run(Command::new("openssl")
         .args(["x509", "-outform", "DER"])
         .arg("-in")
