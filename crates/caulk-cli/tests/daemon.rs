@@ -7,8 +7,8 @@ mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use support::{github_token, repo_root, tuples};
+use std::process::{Command, Stdio};
+use support::{github_token, repo_root, tuples, wait_for, KillOnDrop};
 
 struct Storage {
     dir: PathBuf,
@@ -40,16 +40,7 @@ impl Storage {
 }
 
 /// `podman system service` on `sock`, killed on drop.
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(storage: &Storage, sock: &Path) -> Service {
+fn serve(storage: &Storage, sock: &Path) -> KillOnDrop {
     let child = storage
         .cmd("podman")
         .args(["system", "service", "--time=0"])
@@ -58,14 +49,11 @@ fn serve(storage: &Storage, sock: &Path) -> Service {
         .stderr(Stdio::null())
         .spawn()
         .expect("podman (apt-get install podman)");
-    let service = Service(child);
-    for _ in 0..200 {
-        if std::os::unix::net::UnixStream::connect(sock).is_ok() {
-            return service;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("podman system service did not listen on {}", sock.display());
+    let service = KillOnDrop(child);
+    wait_for("podman system service", || {
+        std::os::unix::net::UnixStream::connect(sock).is_ok()
+    });
+    service
 }
 
 fn caulk_with_host(sock: &Path, args: &[&str]) -> std::process::Output {

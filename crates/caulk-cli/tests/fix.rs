@@ -7,7 +7,7 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use support::{caulk, repo_root, run};
+use support::{caulk, listening, repo_root, run, wait_for, KillOnDrop};
 
 fn buildah(store: &Path, args: &[&str]) {
     let out = buildah_output(store, args, &[]);
@@ -199,16 +199,9 @@ fn fixed_env_containerfile_builds_and_scans_clean() {
 
 /// A real `sshd` on 127.0.0.1 that lets one key in and answers every session with a fixed line.
 struct Sshd {
-    child: std::process::Child,
+    _process: KillOnDrop,
     port: u16,
     user: String,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn keygen(path: &Path) {
@@ -256,27 +249,19 @@ fn start_sshd(dir: &Path, client_pub: &Path) -> Sshd {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("/usr/sbin/sshd (apt-get install openssh-server)");
-    let sshd = Sshd { child, port, user };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return sshd;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("sshd did not listen on 127.0.0.1:{port}");
+    let sshd = Sshd {
+        _process: KillOnDrop(child),
+        port,
+        user,
+    };
+    wait_for("sshd", || listening(port));
+    sshd
 }
 
 /// A real `ssh-agent` holding `key`; killed on drop.
 struct Agent {
-    child: std::process::Child,
+    _process: KillOnDrop,
     sock: std::path::PathBuf,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_agent(dir: &Path, key: &Path) -> Agent {
@@ -288,13 +273,11 @@ fn start_agent(dir: &Path, key: &Path) -> Agent {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("ssh-agent");
-    let agent = Agent { child, sock };
-    for _ in 0..100 {
-        if agent.sock.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let agent = Agent {
+        _process: KillOnDrop(child),
+        sock,
+    };
+    wait_for("ssh-agent", || agent.sock.exists());
     run(Command::new("ssh-add")
         .arg("-q")
         .arg(key)

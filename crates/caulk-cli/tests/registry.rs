@@ -9,10 +9,10 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use support::{github_token, run, tuples};
+use support::{github_token, listening, run, tuples, wait_for, KillOnDrop};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -24,20 +24,22 @@ fn free_port() -> u16 {
 
 /// A `docker-registry` process with its own storage, killed on drop.
 struct Registry {
-    child: Child,
+    _process: KillOnDrop,
     port: u16,
     storage: PathBuf,
 }
 
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The `auth:` section for htpasswd basic auth.
+fn htpasswd_auth(file: &Path) -> String {
+    format!(
+        "auth:\n  htpasswd:\n    realm: caulk-test\n    path: {}\n",
+        file.display()
+    )
 }
 
 impl Registry {
-    fn start(dir: &Path, tls: Option<&Tls>, htpasswd: Option<&Path>) -> Registry {
+    /// `auth` is the config's `auth:` section, empty for anonymous access.
+    fn start(dir: &Path, tls: Option<&Tls>, auth: &str) -> Registry {
         std::fs::create_dir_all(dir).unwrap();
         let port = free_port();
         let storage = dir.join("storage");
@@ -52,12 +54,7 @@ impl Registry {
                 t.key.display()
             ));
         }
-        if let Some(h) = htpasswd {
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: caulk-test\n    path: {}\n",
-                h.display()
-            ));
-        }
+        config.push_str(auth);
         let file = dir.join("config.yml");
         std::fs::write(&file, config).unwrap();
         let child = Command::new("docker-registry")
@@ -68,17 +65,12 @@ impl Registry {
             .spawn()
             .expect("docker-registry (apt-get install docker-registry)");
         let r = Registry {
-            child,
+            _process: KillOnDrop(child),
             port,
             storage,
         };
-        for _ in 0..200 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return r;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("docker-registry did not listen on 127.0.0.1:{port}");
+        wait_for("docker-registry", || listening(port));
+        r
     }
     fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
@@ -263,7 +255,7 @@ fn leaky(work: &Path, seed: u8) -> (PathBuf, String) {
 #[test]
 fn anonymous_plain_http_registry_matches_the_archive() {
     let tmp = tempfile::tempdir().unwrap();
-    let reg = Registry::start(&tmp.path().join("reg"), None, None);
+    let reg = Registry::start(&tmp.path().join("reg"), None, "");
     let (archive, token) = leaky(tmp.path(), 41);
     let dest = format!("{}/team/app:1.4", reg.host());
     skopeo_push(
@@ -331,7 +323,11 @@ fn basic_auth_over_tls_with_a_test_ca_and_credentials_from_flags_or_docker_confi
     let htpasswd = tmp.path().join("htpasswd");
     let line = run(Command::new("htpasswd").args(["-Bbn", "scanner", "s3cret-pass"]));
     std::fs::write(&htpasswd, line).unwrap();
-    let reg = Registry::start(&tmp.path().join("reg"), Some(&tls), Some(&htpasswd));
+    let reg = Registry::start(
+        &tmp.path().join("reg"),
+        Some(&tls),
+        &htpasswd_auth(&htpasswd),
+    );
     let (archive, _) = leaky(tmp.path(), 42);
     let dest = format!("{}/team/private:1", reg.host());
     skopeo_push(
@@ -475,7 +471,7 @@ fn base64_encode(b: &[u8]) -> String {
 #[test]
 fn multi_platform_index_selects_a_platform() {
     let tmp = tempfile::tempdir().unwrap();
-    let reg = Registry::start(&tmp.path().join("reg"), None, None);
+    let reg = Registry::start(&tmp.path().join("reg"), None, "");
     let amd = github_token("ghp_", 43);
     let arm = github_token("ghp_", 44);
     let cf = "FROM scratch\nCOPY secret.txt /app/secret.txt\n";
@@ -651,7 +647,7 @@ fn proxy(to: u16, cut_after: u64) -> Proxy {
 #[test]
 fn corrupted_blob_and_registry_gone_mid_download_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
-    let reg = Registry::start(&tmp.path().join("reg"), None, None);
+    let reg = Registry::start(&tmp.path().join("reg"), None, "");
     // A layer big enough to be cut in the middle: 4 MB of incompressible bytes.
     let mut noise = Vec::with_capacity(4 << 20);
     let mut x: u64 = 0x9e3779b97f4a7c15;
@@ -841,33 +837,14 @@ fn bearer_token_flow_against_docker_registry_token_auth() {
         )
     });
     // docker-registry with token auth pointing at that service.
-    let reg_dir = dir.join("reg");
-    std::fs::create_dir_all(&reg_dir).unwrap();
-    let port = free_port();
-    let config = format!(
-        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  token:\n    realm: http://127.0.0.1:{token_port}/token\n    service: caulk-test-registry\n    issuer: caulk-test-issuer\n    rootcertbundle: {}\n",
-        reg_dir.join("storage").display(),
-        dir.join("token.crt").display()
+    let reg = Registry::start(
+        &dir.join("reg"),
+        None,
+        &format!(
+            "auth:\n  token:\n    realm: http://127.0.0.1:{token_port}/token\n    service: caulk-test-registry\n    issuer: caulk-test-issuer\n    rootcertbundle: {}\n",
+            dir.join("token.crt").display()
+        ),
     );
-    std::fs::write(reg_dir.join("config.yml"), config).unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(reg_dir.join("config.yml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let reg = Registry {
-        child,
-        port,
-        storage: reg_dir.join("storage"),
-    };
-    for _ in 0..200 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
     let (archive, _) = leaky(dir, 45);
     let dest = format!("{}/team/app:2", reg.host());
     skopeo_push(
@@ -997,7 +974,7 @@ fn authorization_is_not_sent_along_a_redirect_to_another_host() {
 fn fleet_scan_reads_each_shared_layer_once_and_shards_split_the_images() {
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path();
-    let reg = Registry::start(&work.join("reg"), None, None);
+    let reg = Registry::start(&work.join("reg"), None, "");
     let token = github_token("ghp_", 46);
     let base = "FROM scratch\nCOPY base.txt /base/base.txt\nCOPY mid.txt /base/mid.txt\nCOPY app.txt /app.txt\n";
     let common = |app: String| {
@@ -1224,7 +1201,7 @@ fn provenance_attestations_are_scanned_from_a_layout_and_from_a_registry() {
         r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
     )
     .unwrap();
-    let reg = Registry::start(&tmp.path().join("reg"), None, None);
+    let reg = Registry::start(&tmp.path().join("reg"), None, "");
     let dest = format!("{}/team/prov:1", reg.host());
     skopeo_push(
         tmp.path(),
